@@ -1,0 +1,5 @@
+import sys
+
+from caffecx.cli import main
+
+sys.exit(main())
