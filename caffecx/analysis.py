@@ -1,0 +1,376 @@
+"""Per-layer analysis of a net, as Caffe would set it up: top shapes, memory, params, MACs, FLOPs,
+compute/parameter ratios and receptive fields — one row per layer in Caffe's order, splits included.
+
+Conventions (stated once, used everywhere):
+
+* ``top_shapes``: exactly Caffe's ``Top shape:`` lines (a 0-axis loss blob is ``[]``, printed ``(1)``).
+* ``memory_bytes``: Caffe's ``Memory required for data`` after this layer: the running sum, over the
+  layers so far, of every top's element count × 4 bytes (in-place and split tops included).
+* ``weights``: learnable weight elements (biases excluded); ``params``: every learnable element
+  (weights + biases; BatchNorm's mean/variance/factor are statistics, not params: see ``stored``).
+* ``macs``: multiply-accumulates of the whole batch; ``flops``: 2 per MAC + bias adds + the layer's
+  element-wise work (documented per layer type in ``caffecx.layers``).
+* ``compute_param_ratio``: per-sample MACs / weights (seed 002: LeNet conv1 → 576, ip1 → 1).
+* ``receptive_field``: size / jump / start per spatial axis, with seed 003's recurrence
+  ``j' = j·s``, ``r' = r + (k_eff − 1)·j``, ``start' = start + ((k_eff − 1)/2 − p)·j``,
+  ``k_eff = d·(k − 1) + 1``; multi-input layers take the largest field.
+* ``stage``: seed 004's stages: the layers up to and including a pooling layer form one stage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from caffecx.errors import CaffecxError, ShapeError
+from caffecx.graph import LayerNode, Net, check_weights
+from caffecx.layers import GLOBAL, Context, Layer, Shape, Window, layer_class
+from caffecx.layers.base import count
+
+#: Layer types that create blobs from a source rather than from bottoms (the batch axis is theirs).
+SOURCE_TYPES = frozenset(
+    {"Input", "Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData", "AnnotatedData",
+     "VideoData", "Python"}
+)
+POOLING_TYPES = frozenset({"Pooling", "SPP"})
+BYTES_PER_ELEMENT = 4  # Caffe's log counts sizeof(float)
+
+
+@dataclass
+class ReceptiveField:
+    """Receptive field of a blob's elements along its spatial axes (H, W, ...), in input pixels."""
+
+    size: tuple[float, ...]
+    jump: tuple[float, ...]
+    start: tuple[float, ...]
+    global_: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(v: tuple[float, ...]) -> list[float | int]:
+            return [int(x) if float(x).is_integer() else x for x in v]
+
+        return {"size": clean(self.size), "jump": clean(self.jump), "start": clean(self.start),
+                "global": self.global_}
+
+
+@dataclass
+class LayerStats:
+    """One row of the analysis."""
+
+    name: str
+    type: str
+    bottoms: list[str]
+    tops: list[str]
+    top_shapes: list[list[int]] | None
+    weights: int
+    params: int
+    stored: int
+    macs: int
+    flops: int
+    activations: int
+    memory_bytes: int | None
+    compute_param_ratio: float | None
+    receptive_field: ReceptiveField | None
+    stage: int
+    known: bool = True
+    note: str = ""
+    in_place: list[bool] = field(default_factory=list)
+    param_shapes: list[list[int]] = field(default_factory=list)
+    line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "bottoms": self.bottoms,
+            "tops": self.tops,
+            "top_shapes": self.top_shapes,
+            "weights": self.weights,
+            "params": self.params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "activations": self.activations,
+            "memory_bytes": self.memory_bytes,
+            "compute_param_ratio": self.compute_param_ratio,
+            "receptive_field": self.receptive_field.to_dict() if self.receptive_field else None,
+            "stage": self.stage,
+            "known": self.known,
+            "note": self.note,
+            "param_shapes": self.param_shapes,
+            "in_place": self.in_place,
+        }
+
+
+COLUMNS = ["name", "type", "top_shapes", "weights", "params", "macs", "flops", "activations",
+           "memory_bytes", "compute_param_ratio", "rf_size", "stage", "known"]
+
+
+@dataclass
+class Analysis:
+    """The analysis of one net: rows in Caffe's order, blob shapes, totals and breakdowns."""
+
+    net: Net
+    layers: list[LayerStats]
+    blob_shapes: dict[str, Shape]
+    batch: int | None
+    unknown: list[tuple[str, str, str]] = field(default_factory=list)
+
+    # -- tables -------------------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """One row per layer (Caffe's order, splits included), the metrics as columns."""
+        rows = []
+        for s in self.layers:
+            d = asdict(s)
+            d["receptive_field"] = s.receptive_field
+            d["rf_size"] = (
+                "x".join(str(int(v)) for v in s.receptive_field.size) if s.receptive_field else None
+            )
+            rows.append(d)
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return pd.DataFrame(columns=COLUMNS)
+        return frame.set_index("name", drop=False)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.to_frame()
+
+    def totals(self) -> dict[str, Any]:
+        known = [s for s in self.layers if s.known]
+        mem = self.layers[-1].memory_bytes if self.layers else 0
+        totals: dict[str, Any] = {
+            "layers": len(self.layers),
+            "weights": sum(s.weights for s in known),
+            "params": sum(s.params for s in known),
+            "stored": sum(s.stored for s in known),
+            "macs": sum(s.macs for s in known),
+            "flops": sum(s.flops for s in known),
+            "activations": sum(s.activations for s in known),
+            "memory_bytes": mem,
+            "batch": self.batch,
+            "unknown_layers": [name for name, _, _ in self.unknown],
+        }
+        if self.batch:
+            totals["macs_per_sample"] = totals["macs"] / self.batch
+            totals["flops_per_sample"] = totals["flops"] / self.batch
+        totals["compute_param_ratio"] = (
+            totals["macs"] / self.batch / totals["weights"] if self.batch and totals["weights"] else None
+        )
+        return totals
+
+    def by_type(self) -> pd.DataFrame:
+        """Layer count, weights, params, MACs, FLOPs and activations per layer type."""
+        return self._group("type")
+
+    def by_stage(self) -> pd.DataFrame:
+        """The same per stage (seed 004: the layers up to and including each pooling layer)."""
+        return self._group("stage")
+
+    def _group(self, key: str) -> pd.DataFrame:
+        frame = self.to_frame()
+        if frame.empty:
+            return frame
+        cols = ["weights", "params", "macs", "flops", "activations"]
+        g = frame.reset_index(drop=True).groupby(key, sort=False)
+        out = g[cols].sum()
+        out.insert(0, "layers", g.size())
+        total_macs = out["macs"].sum() or 1
+        out["macs_share"] = out["macs"] / total_macs
+        total_params = out["params"].sum() or 1
+        out["params_share"] = out["params"] / total_params
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's ``--format json`` object."""
+        return {
+            "net": self.net.name,
+            "phase": self.net.phase,
+            "stages": list(self.net.state.stages),
+            "layers": [s.to_json() for s in self.layers],
+            "totals": self.totals(),
+            "unknown": [{"name": n, "type": t, "reason": r} for n, t, r in self.unknown],
+            "notes": self.net.notes,
+        }
+
+    def _repr_html_(self) -> str:  # Jupyter
+        return self.to_frame()[COLUMNS]._repr_html_()  # type: ignore[operator]
+
+    def layer(self, name: str) -> LayerStats:
+        for s in self.layers:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def parse_shape(text: str) -> Shape:
+    """``"1,3,224,224"`` → (1, 3, 224, 224) (also accepts x or space separators)."""
+    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise CaffecxError(f"bad shape {text!r}: expected integers like 1,3,224,224") from None
+    if any(d < 0 for d in shape):
+        raise CaffecxError(f"bad shape {text!r}: negative dimension")
+    return shape
+
+
+def _rf_step(rf: ReceptiveField, win: Window, in_spatial: Shape) -> ReceptiveField:
+    if win.global_:
+        size = tuple(r + (n - 1) * j for r, j, n in zip(rf.size, rf.jump, in_spatial, strict=False))
+        start = tuple(s + (n - 1) * j / 2 for s, j, n in zip(rf.start, rf.jump, in_spatial, strict=False))
+        return ReceptiveField(size or rf.size, rf.jump, start or rf.start, True)
+    n = min(len(rf.size), len(win.kernel))
+    size, jump, start = list(rf.size), list(rf.jump), list(rf.start)
+    for a in range(n):
+        k = win.kernel[a]
+        d = win.dilation[a] if a < len(win.dilation) else 1
+        s = win.stride[a] if a < len(win.stride) else 1
+        p = win.pad[a] if a < len(win.pad) else 0
+        k_eff = d * (k - 1) + 1
+        if win.transposed:
+            j_out = rf.jump[a] / s
+            size[a] = rf.size[a] + (k_eff - 1) * j_out
+            jump[a] = j_out
+            start[a] = rf.start[a] + ((k_eff - 1) / 2 - p) * j_out
+        else:
+            size[a] = rf.size[a] + (k_eff - 1) * rf.jump[a]
+            jump[a] = rf.jump[a] * s
+            start[a] = rf.start[a] + ((k_eff - 1) / 2 - p) * rf.jump[a]
+    return ReceptiveField(tuple(size), tuple(jump), tuple(start), rf.global_)
+
+
+def _merge_rf(fields: Iterable[ReceptiveField | None]) -> ReceptiveField | None:
+    present = [f for f in fields if f is not None]
+    if not present:
+        return None
+    return max(present, key=lambda f: (f.global_, math.prod(f.size) if f.size else 0))
+
+
+def analyze(
+    net: Net,
+    *,
+    batch: int | None = None,
+    input_shapes: dict[str, Shape] | None = None,
+    base_dirs: list[Path] | None = None,
+) -> Analysis:
+    """Set the net up as Caffe would and measure every layer.
+
+    ``batch`` replaces the batch axis of every source layer's tops (batch scaling);
+    ``input_shapes`` gives shapes by top name for inputs whose data is absent (or to override them);
+    ``base_dirs`` are where relative data sources are looked up (default: cwd, then the prototxt's folder).
+    Unknown layer types become rows with ``known=False`` and the analysis goes on where it can.
+    Weights attached to the net are checked against each layer's declared blob shapes.
+    """
+    hints = dict(input_shapes or {})
+    if base_dirs is None:
+        base_dirs = [Path.cwd()]
+        if net.path:
+            base_dirs.append(Path(net.path).resolve().parent)
+    ctx = Context(base_dirs=list(base_dirs), input_shapes=hints, phase=net.phase)
+    shapes: dict[str, Shape] = {}
+    fields: dict[str, ReceptiveField | None] = {}
+    rows: list[LayerStats] = []
+    unknown: list[tuple[str, str, str]] = []
+    memory = 0
+    memory_known = True
+    stage = 1
+    data_batch: int | None = batch
+    for node in net.layers:
+        row, impl_tops = _analyze_layer(node, net, ctx, shapes, fields, batch, hints)
+        if not row.known:
+            unknown.append((node.name, node.type, row.note))
+        if impl_tops is not None:
+            memory += sum(count(s) for s in impl_tops) * BYTES_PER_ELEMENT
+            if data_batch is None and node.type in SOURCE_TYPES and impl_tops and impl_tops[0]:
+                data_batch = impl_tops[0][0]
+        else:
+            memory_known = False
+        row.memory_bytes = memory if memory_known else None
+        row.stage = stage
+        rows.append(row)
+        if node.type in POOLING_TYPES:
+            stage += 1
+    for row in rows:
+        if data_batch and row.weights and row.known:
+            row.compute_param_ratio = row.macs / data_batch / row.weights
+    return Analysis(net, rows, shapes, data_batch, unknown)
+
+
+def _analyze_layer(
+    node: LayerNode,
+    net: Net,
+    ctx: Context,
+    shapes: dict[str, Shape],
+    fields: dict[str, ReceptiveField | None],
+    batch: int | None,
+    hints: dict[str, Shape],
+) -> tuple[LayerStats, list[Shape] | None]:
+    row = LayerStats(
+        name=node.name, type=node.type, bottoms=list(node.bottoms), tops=list(node.tops), top_shapes=None,
+        weights=0, params=0, stored=0, macs=0, flops=0, activations=0, memory_bytes=None,
+        compute_param_ratio=None, receptive_field=None, stage=0, in_place=node.in_place, line=node.line,
+    )
+    cls = layer_class(node.type)
+    missing = [b for b in node.bottoms if b not in shapes]
+    if cls is None or missing:
+        row.known = False
+        row.note = (f"unknown layer type '{node.type}'" if cls is None
+                    else f"shape of bottom '{missing[0]}' unknown")
+        for t in node.tops:
+            if not (t in node.bottoms and t in shapes):
+                shapes.pop(t, None)
+        return row, None
+    bottom_shapes = [shapes[b] for b in node.bottoms]
+    impl: Layer = cls(node.param)
+    try:
+        tops = [tuple(int(d) for d in s) for s in impl.setup(bottom_shapes, ctx)]
+    except CaffecxError as err:
+        if node.type == "Python" and isinstance(err, ShapeError):
+            row.known = False
+            row.note = err.message
+            for t in node.tops:
+                shapes.pop(t, None)
+            return row, None
+        raise err.with_location(path=net.path, line=node.line, layer=node.name) from None
+    if not node.bottoms and node.type in SOURCE_TYPES:
+        tops = [hints.get(t, s) for t, s in zip(node.tops, tops, strict=False)]
+        if batch is not None:
+            tops = [(batch, *s[1:]) if len(s) else s for s in tops]
+    if len(tops) != len(node.tops):
+        raise ShapeError(f"the layer produces {len(tops)} tops but {len(node.tops)} are named",
+                         layer=node.name, path=net.path, line=node.line)
+    try:
+        blobs = impl.param_shapes(bottom_shapes)
+        counts = impl.counts(bottom_shapes, tops)
+        window = impl.window(bottom_shapes)
+    except CaffecxError as err:
+        raise err.with_location(path=net.path, line=node.line, layer=node.name) from None
+    if node.blobs:
+        check_weights(node, [b.shape for b in blobs], net.weights_path)
+    for t, s in zip(node.tops, tops, strict=True):
+        shapes[t] = s
+    row.top_shapes = [list(s) for s in tops]
+    row.param_shapes = [list(b.shape) for b in blobs]
+    row.weights = sum(b.size for b in blobs if b.kind == "weight")
+    row.params = sum(b.size for b in blobs if b.learnable)
+    row.stored = sum(b.size for b in blobs)
+    row.macs, row.flops = counts.macs, counts.flops
+    row.activations = sum(count(s) for s in tops)
+    # receptive field
+    if not node.bottoms:
+        spatial = tops[0][2:] if tops and len(tops[0]) > 2 else ()
+        rf = ReceptiveField((1.0,) * len(spatial), (1.0,) * len(spatial), (0.5,) * len(spatial)) if spatial else None
+    else:
+        rf = _merge_rf(fields.get(b) for b in node.bottoms)
+        if rf is not None and window is not None:
+            in_spatial = bottom_shapes[0][2:] if len(bottom_shapes[0]) > 2 else ()
+            rf = _rf_step(rf, window if window is not GLOBAL else GLOBAL, in_spatial)
+    for t in node.tops:
+        fields[t] = rf
+    row.receptive_field = rf
+    return row, tops

@@ -1,0 +1,343 @@
+"""Reading Caffe's files: text prototxt (nets and solvers), binary caffemodel / solverstate / binaryproto.
+
+Every reader returns upgraded, current-format messages (see `caffecx.io.upgrade`) and raises a
+located `CaffecxError` for bad input: ``file:line:col`` for malformed text, the file for corrupt
+binaries, never a traceback from inside protobuf.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from google.protobuf import message as pb_message
+from google.protobuf import text_format
+
+from caffecx.errors import ParseError, UnknownFieldWarning, WeightsError
+from caffecx.io import textscan
+from caffecx.proto import caffe_pb2
+
+Source = str | os.PathLike[str]
+
+#: Top-level fields only a SolverParameter has (a file is a solver when it uses any of them).
+_NET_ONLY = {"layer", "layers", "input", "input_dim", "input_shape", "force_backward", "name", "state"}
+
+
+def _looks_like_text(source: Source) -> bool:
+    return isinstance(source, str) and ("\n" in source or "{" in source or ":" in source.split("/")[-1])
+
+
+def read_source(source: Source) -> tuple[str, str | None]:
+    """(text, path) of a prototxt given as a path or as the text itself."""
+    if not isinstance(source, (str, os.PathLike)):
+        raise ParseError(f"expected a path or prototxt text, got {type(source).__name__}")
+    if isinstance(source, str) and _looks_like_text(source) and not Path(source).exists():
+        return source, None
+    path = Path(source)
+    if path.is_dir():
+        raise ParseError("is a directory, not a prototxt file", path=str(path))
+    if not path.exists():
+        raise ParseError("no such file", path=str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ParseError(f"cannot read: {err.strerror}", path=str(path)) from None
+    try:
+        return data.decode("utf-8"), str(path)
+    except UnicodeDecodeError as err:
+        line, col = textscan.line_col(data[: err.start].decode("utf-8", "replace"), err.start)
+        raise ParseError(
+            "not a text prototxt (invalid UTF-8; binary .caffemodel files are read with read_caffemodel)",
+            path=str(path),
+            line=line,
+            column=col,
+        ) from None
+
+
+def _strip_error_prefix(msg: str) -> str:
+    # protobuf formats "L:C : message" (sometimes with the offending line quoted); keep the message.
+    head, sep, rest = msg.partition(" : ")
+    if sep and head.replace(":", "").isdigit():
+        msg = rest
+        if msg.startswith("'") and "': " in msg:
+            msg = msg.split("': ", 1)[1]
+    return msg.rstrip(".")
+
+
+def parse_text(
+    text: str, message: pb_message.Message, *, path: str | None = None, strict: bool = False
+) -> list[str]:
+    """Parse protobuf text into `message`; return the warnings for skipped unknown fields.
+
+    A field that no schema caffecx knows (a fork's private extension) is skipped and reported as
+    ``file:line:col: unknown field 'x' in caffe.LayerParameter (skipped)``; with ``strict`` it is an
+    error. Anything else malformed raises `ParseError` located at Caffe's line and column.
+    """
+    skipped: list[str] = []
+    while True:
+        try:
+            text_format.Parse(text, message, allow_unknown_extension=False)
+            return skipped
+        except text_format.ParseError as err:
+            line, col = err.GetLine(), err.GetColumn()
+            msg = _strip_error_prefix(str(err))
+            if line is None or col is None or "has no field named" not in msg or strict:
+                raise ParseError(msg, path=path, line=line, column=col) from None
+            start = textscan.offset_of(text, line, col)
+            end = textscan.field_extent(text, start)
+            if end <= start:
+                raise ParseError(msg, path=path, line=line, column=col) from None
+            name = msg.split('no field named "', 1)[-1].rstrip('"')
+            owner = msg.split('"', 2)[1] if msg.count('"') >= 2 else "message"
+            where = f"{path or '<text>'}:{line}:{col}"
+            note = f"{where}: unknown field '{name}' in {owner} (skipped)"
+            skipped.append(note)
+            warnings.warn(note, UnknownFieldWarning, stacklevel=2)
+            text = textscan.blank(text, start, end)
+            message.Clear()
+
+
+def _top_fields(text: str) -> list[tuple[str, int]]:
+    toks = textscan.tokens(text)
+    return [(name, textscan.line_col(text, toks[i].start)[0]) for name, i in textscan.top_level_fields(toks)]
+
+
+def _layer_lines(text: str) -> list[tuple[str, int]]:
+    """(layer name, line) of each top-level `layer {` / `layers {` block, in file order."""
+    toks = textscan.tokens(text)
+    out = []
+    for name, i in textscan.top_level_fields(toks):
+        if name not in ("layer", "layers"):
+            continue
+        line = textscan.line_col(text, toks[i].start)[0]
+        depth, j, lname = 0, i + 1, ""
+        while j < len(toks):
+            t = toks[j]
+            if t.kind == "punct" and t.text in "{<":
+                depth += 1
+            elif t.kind == "punct" and t.text in "}>":
+                depth -= 1
+                if depth == 0:
+                    break
+            elif (
+                depth in (1, 2)
+                and t.text == "name"
+                and j + 2 < len(toks)
+                and toks[j + 1].text == ":"
+                and toks[j + 2].kind == "string"
+            ):
+                lname = lname or toks[j + 2].text[1:-1]
+                if depth == 1:
+                    lname = toks[j + 2].text[1:-1]
+                    break
+            j += 1
+        out.append((lname, line))
+    return out
+
+
+def is_solver_text(text: str) -> bool:
+    """True when the text is a SolverParameter: judged by its top-level field names, not the file name."""
+    names = {n for n, _ in _top_fields(text)}
+    solver_fields = set(caffe_pb2.SolverParameter.DESCRIPTOR.fields_by_name)
+    return bool(names & (solver_fields - _NET_ONLY)) and not names & {"layer", "layers"}
+
+
+@dataclass
+class NetText:
+    """A net read from text: the upgraded NetParameter, and where each layer stood in the file."""
+
+    param: Any
+    path: str | None
+    layer_lines: list[tuple[str, int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_net_text(source: Source, *, strict: bool = False) -> NetText:
+    """Read a net prototxt (path or text), upgraded to the current format as Caffe's reader does.
+
+    A solver file given here yields its net (``net_param`` / ``train_net_param``, or the file it names).
+    """
+    from caffecx.io.upgrade import upgrade_net
+
+    text, path = read_source(source)
+    if is_solver_text(text):
+        solver = read_solver(source, strict=strict)
+        if solver.net is None:
+            raise ParseError("solver names no net (net, train_net, net_param or train_net_param)", path=path)
+        return solver.net
+    net = caffe_pb2.NetParameter()
+    skipped = parse_text(text, net, path=path, strict=strict)
+    lines = _layer_lines(text)
+    upgraded, notes = _upgrade(upgrade_net, net, path)
+    return NetText(upgraded, path, lines, list(notes), skipped)
+
+
+def _upgrade(fn: Any, msg: Any, path: str | None) -> tuple[Any, list[str]]:
+    from caffecx.errors import CaffecxError
+
+    try:
+        out, notes = fn(msg)
+    except CaffecxError as err:
+        raise err.with_location(path=path) from None
+    return out, list(notes)
+
+
+@dataclass
+class Solver:
+    """A solver file: its upgraded SolverParameter and the train net it names (resolved and read)."""
+
+    param: Any
+    path: str | None
+    net: NetText | None
+    net_path: str | None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_relative(name: str, relative_to: str | None) -> Path | None:
+    """Caffe opens paths relative to the cwd; we also try the referring file's folder."""
+    p = Path(name)
+    if p.is_absolute():
+        return p if p.exists() else None
+    candidates = [Path.cwd() / p]
+    if relative_to:
+        candidates.append(Path(relative_to).resolve().parent / p)
+    return next((c for c in candidates if c.exists()), None)
+
+
+def read_solver(source: Source, *, strict: bool = False) -> Solver:
+    """Read a solver prototxt, upgrade it (``solver_type`` enum → ``type``) and read its train net.
+
+    ``net:`` / ``train_net:`` resolve against the cwd, then the solver's folder.
+    """
+    from caffecx.io.upgrade import upgrade_net, upgrade_solver
+
+    text, path = read_source(source)
+    solver = caffe_pb2.SolverParameter()
+    skipped = parse_text(text, solver, path=path, strict=strict)
+    solver, notes = _upgrade(upgrade_solver, solver, path)
+    net: NetText | None = None
+    net_path: str | None = None
+    if solver.HasField("net_param") or solver.HasField("train_net_param"):
+        inline = solver.net_param if solver.HasField("net_param") else solver.train_net_param
+        upgraded, net_notes = _upgrade(upgrade_net, inline, path)
+        net = NetText(upgraded, path, [], net_notes, [])
+    elif solver.net or solver.train_net:
+        name = solver.net or solver.train_net
+        resolved = resolve_relative(name, path)
+        if resolved is None:
+            raise ParseError(f"the solver's net file '{name}' was not found (tried the cwd and the solver's folder)",
+                             path=path)
+        net_path = str(resolved)
+        net = read_net_text(resolved, strict=strict)
+    return Solver(solver, path, net, net_path, notes, skipped)
+
+
+# -- binary files ----------------------------------------------------------------------------------
+
+def _read_bytes(path: Source) -> tuple[bytes, str]:
+    p = Path(path)
+    if p.is_dir():
+        raise ParseError("is a directory, not a file", path=str(p))
+    if not p.exists():
+        raise ParseError("no such file", path=str(p))
+    try:
+        return p.read_bytes(), str(p)
+    except OSError as err:
+        raise ParseError(f"cannot read: {err.strerror}", path=str(p)) from None
+
+
+def parse_binary(data: bytes, message: pb_message.Message, *, path: str | None = None, what: str = "") -> None:
+    """Decode binary protobuf into `message`, turning protobuf's DecodeError into a located ParseError."""
+    try:
+        message.ParseFromString(data)
+    except (pb_message.DecodeError, RuntimeError, ValueError) as err:
+        raise ParseError(
+            f"corrupt or truncated {what or message.DESCRIPTOR.name} ({len(data)} bytes): {err}", path=path
+        ) from None
+
+
+def read_caffemodel(path: Source) -> Any:
+    """Read a binary .caffemodel as an upgraded NetParameter (V0/V1 weight files upgrade too).
+
+    Each blob's data length is checked against its shape, so a file truncated at a field boundary
+    (which protobuf would accept silently) is reported rather than loaded short.
+    """
+    from caffecx.io.upgrade import upgrade_net
+
+    data, spath = _read_bytes(path)
+    net = caffe_pb2.NetParameter()
+    parse_binary(data, net, path=spath, what="caffemodel")
+    if not (len(net.layer) or len(net.layers)) and len(data):
+        raise ParseError("not a caffemodel: no layers decoded", path=spath)
+    net, _ = _upgrade(upgrade_net, net, spath)
+    for layer in net.layer:
+        for i, blob in enumerate(layer.blobs):
+            try:
+                blob_to_array(blob)
+            except WeightsError as err:
+                raise err.with_location(path=spath, layer=f"{layer.name}") from None
+            del i
+    return net
+
+
+def blob_shape(blob: Any) -> tuple[int, ...]:
+    """A BlobProto's shape: the `shape` field, else legacy num/channels/height/width."""
+    if blob.HasField("shape"):
+        return tuple(int(d) for d in blob.shape.dim)
+    if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
+        return (blob.num, blob.channels, blob.height, blob.width)
+    return (len(blob.data) or len(blob.double_data),)
+
+
+def blob_to_array(blob: Any) -> np.ndarray:
+    """A BlobProto's data as a numpy array of its shape (float32, or float64 for double_data)."""
+    shape = blob_shape(blob)
+    n = int(np.prod(shape, dtype=np.int64))
+    if len(blob.double_data):
+        arr = np.asarray(blob.double_data, dtype=np.float64)
+    else:
+        arr = np.asarray(blob.data, dtype=np.float32)
+    if arr.size != n:
+        raise WeightsError(f"blob data has {arr.size} values but its shape {list(shape)} holds {n}")
+    return arr.reshape(shape)
+
+
+def array_to_blob(arr: np.ndarray, *, legacy: bool = False) -> Any:
+    """A numpy array as a BlobProto (float32 `data`, float64 `double_data`)."""
+    blob = caffe_pb2.BlobProto()
+    a = np.asarray(arr)
+    if legacy and a.ndim <= 4:
+        dims = (1,) * (4 - a.ndim) + a.shape
+        blob.num, blob.channels, blob.height, blob.width = (int(d) for d in dims)
+    else:
+        blob.shape.dim.extend(int(d) for d in a.shape)
+    if a.dtype == np.float64:
+        blob.double_data.extend(a.ravel().tolist())
+    else:
+        blob.data.extend(a.astype(np.float32).ravel().tolist())
+    return blob
+
+
+def read_blobproto(path: Source) -> np.ndarray:
+    """Read a .binaryproto (e.g. a mean file) as a numpy array."""
+    data, spath = _read_bytes(path)
+    blob = caffe_pb2.BlobProto()
+    parse_binary(data, blob, path=spath, what="binaryproto")
+    try:
+        return blob_to_array(blob)
+    except WeightsError as err:
+        raise err.with_location(path=spath) from None
+
+
+def read_solverstate(path: Source) -> Any:
+    """Read a binary .solverstate as a SolverState message."""
+    data, spath = _read_bytes(path)
+    state = caffe_pb2.SolverState()
+    parse_binary(data, state, path=spath, what="solverstate")
+    return state
