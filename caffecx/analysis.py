@@ -119,6 +119,8 @@ class Analysis:
     blob_shapes: dict[str, Shape]
     batch: int | None
     unknown: list[tuple[str, str, str]] = field(default_factory=list)
+    #: With ``analyze(..., stop_on_error=True)``: the error that stopped the set-up (rows stop before it).
+    error: CaffecxError | None = None
 
     # -- tables -------------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -220,6 +222,8 @@ def parse_shape(text: str) -> Shape:
 
 
 def _rf_step(rf: ReceptiveField, win: Window, in_spatial: Shape) -> ReceptiveField:
+    if win.global_ and len(in_spatial) != len(rf.size):
+        return ReceptiveField(rf.size, rf.jump, rf.start, True)
     if win.global_:
         size = tuple(r + (n - 1) * j for r, j, n in zip(rf.size, rf.jump, in_spatial, strict=False))
         start = tuple(s + (n - 1) * j / 2 for s, j, n in zip(rf.start, rf.jump, in_spatial, strict=False))
@@ -257,6 +261,7 @@ def analyze(
     batch: int | None = None,
     input_shapes: dict[str, Shape] | None = None,
     base_dirs: list[Path] | None = None,
+    stop_on_error: bool = False,
 ) -> Analysis:
     """Set the net up as Caffe would and measure every layer.
 
@@ -265,6 +270,8 @@ def analyze(
     ``base_dirs`` are where relative data sources are looked up (default: cwd, then the prototxt's folder).
     Unknown layer types become rows with ``known=False`` and the analysis goes on where it can.
     Weights attached to the net are checked against each layer's declared blob shapes.
+    A layer Caffe would reject raises a located error; with ``stop_on_error`` the rows so far are
+    returned with ``error`` set instead (as Caffe's log stops at the failing layer).
     """
     hints = dict(input_shapes or {})
     if base_dirs is None:
@@ -280,8 +287,15 @@ def analyze(
     memory_known = True
     stage = 1
     data_batch: int | None = batch
+    error: CaffecxError | None = None
     for node in net.layers:
-        row, impl_tops = _analyze_layer(node, net, ctx, shapes, fields, batch, hints)
+        try:
+            row, impl_tops = _analyze_layer(node, net, ctx, shapes, fields, batch, hints)
+        except CaffecxError as err:
+            if not stop_on_error:
+                raise
+            error = err
+            break
         if not row.known:
             unknown.append((node.name, node.type, row.note))
         if impl_tops is not None:
@@ -298,7 +312,7 @@ def analyze(
     for row in rows:
         if data_batch and row.weights and row.known:
             row.compute_param_ratio = row.macs / data_batch / row.weights
-    return Analysis(net, rows, shapes, data_batch, unknown)
+    return Analysis(net, rows, shapes, data_batch, unknown, error)
 
 
 def _analyze_layer(

@@ -28,15 +28,16 @@ _NET_ONLY = {"layer", "layers", "input", "input_dim", "input_shape", "force_back
 
 
 def _looks_like_text(source: Source) -> bool:
-    return isinstance(source, str) and ("\n" in source or "{" in source or ":" in source.split("/")[-1])
+    """A str holding prototxt rather than naming a file: it has a newline, a brace or ``name: value``."""
+    return isinstance(source, str) and ("\n" in source or "{" in source or ": " in source)
 
 
 def read_source(source: Source) -> tuple[str, str | None]:
     """(text, path) of a prototxt given as a path or as the text itself."""
     if not isinstance(source, (str, os.PathLike)):
         raise ParseError(f"expected a path or prototxt text, got {type(source).__name__}")
-    if isinstance(source, str) and _looks_like_text(source) and not Path(source).exists():
-        return source, None
+    if _looks_like_text(source):
+        return str(source), None
     path = Path(source)
     if path.is_dir():
         raise ParseError("is a directory, not a prototxt file", path=str(path))
@@ -168,7 +169,8 @@ def read_net_text(source: Source, *, strict: bool = False) -> NetText:
     if is_solver_text(text):
         solver = read_solver(source, strict=strict)
         if solver.net is None:
-            raise ParseError("solver names no net (net, train_net, net_param or train_net_param)", path=path)
+            why = solver.notes[-1] if solver.notes else "it names no net (net, train_net, net_param, train_net_param)"
+            raise ParseError(f"cannot read the solver's net: {why}", path=path)
         return solver.net
     net = caffe_pb2.NetParameter()
     skipped = parse_text(text, net, path=path, strict=strict)
@@ -231,10 +233,10 @@ def read_solver(source: Source, *, strict: bool = False) -> Solver:
         name = solver.net or solver.train_net
         resolved = resolve_relative(name, path)
         if resolved is None:
-            raise ParseError(f"the solver's net file '{name}' was not found (tried the cwd and the solver's folder)",
-                             path=path)
-        net_path = str(resolved)
-        net = read_net_text(resolved, strict=strict)
+            notes.append(f"the solver's net file '{name}' was not found (tried the cwd and the solver's folder)")
+        else:
+            net_path = str(resolved)
+            net = read_net_text(resolved, strict=strict)
     return Solver(solver, path, net, net_path, notes, skipped)
 
 

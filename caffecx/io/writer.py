@@ -14,7 +14,7 @@ from caffecx.errors import CaffecxError
 
 def to_text(message: Any) -> str:
     """Protobuf text in Caffe's layout (two-space indent, fields in schema order); parses back equal."""
-    return text_format.MessageToString(message, as_utf8=True, float_format=".9g")
+    return text_format.MessageToString(message, as_utf8=True)
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:

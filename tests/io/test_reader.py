@@ -74,8 +74,8 @@ def test_text_source_and_path_source_agree() -> None:
 @pytest.mark.parametrize(
     "text, line, col, words",
     [
-        ('name: "x"\nlayer {\n  name: "a"\n  type: "ReLU"\n  bottom: "d"\n', 6, None, "}"),
-        ('name: "x"\nlayer { name: "a" type: ReLU }\n', 2, 27, "string"),
+        ('name: "x"\nlayer {\n  name: "a"\n  type: "ReLU"\n  bottom: "d"\n', 5, 11, "}"),
+        ('name: "x"\nlayer { name: "a" type: ReLU }\n', 2, 25, "string"),
         ('layer {\n  name: "c"\n  convolution_param { num_output: -3x }\n}\n', 3, None, ""),
         ('layer { name: "p" type: "Pooling" pooling_param { pool: MEDIAN } }', 1, None, "MEDIAN"),
     ],

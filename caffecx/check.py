@@ -1,0 +1,222 @@
+"""`check`: a real Caffe log against the analyzer, layer by layer, top shape by top shape.
+
+For each net the log sets up (TRAIN, TEST #k, or a net built outside a solver), the net is rebuilt
+— from the prototxt the user names, or else from the ``Initializing net from parameters:`` echo
+inside the log — analyzed, and compared with every layer name, ``Top shape:`` and ``Memory required
+for data:`` line the log holds. Data shapes come from the log when the data source is absent
+(the source layers' logged top shapes, i.e. Caffe's ``output data size``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from caffecx.analysis import SOURCE_TYPES, Analysis, analyze
+from caffecx.errors import CaffecxError
+from caffecx.graph import load_net
+from caffecx.io.reader import NetText
+from caffecx.logs import CaffeLog, NetLog, parse_log
+
+
+@dataclass
+class CheckRow:
+    """One compared quantity: where (net, layer), what, the log's value, the analyzer's, and the verdict."""
+
+    net: str
+    layer: str
+    quantity: str
+    log_value: Any
+    analyzer_value: Any
+    status: str  # "match", "mismatch", "unknown"
+    line: int | None = None
+
+
+@dataclass
+class NetCheck:
+    """The comparison for one net of the log."""
+
+    label: str
+    phase: str | None
+    source: str
+    rows: list[CheckRow] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(r.status == "match" for r in self.rows)
+
+
+@dataclass
+class CheckResult:
+    """All nets of one log checked; ``ok`` only when every quantity matched."""
+
+    log_path: str | None
+    net_path: str | None
+    nets: list[NetCheck]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.nets) and all(n.ok for n in self.nets)
+
+    @property
+    def rows(self) -> list[CheckRow]:
+        return [r for n in self.nets for r in n.rows]
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(r) for r in self.rows],
+                            columns=["net", "layer", "quantity", "log_value", "analyzer_value", "status", "line"])
+
+    def mismatches(self) -> pd.DataFrame:
+        frame = self.to_frame()
+        return frame[frame["status"] != "match"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "log": self.log_path,
+            "net": self.net_path,
+            "ok": self.ok,
+            "nets": [
+                {"net": n.label, "phase": n.phase, "source": n.source, "ok": n.ok, "error": n.error,
+                 "compared": len(n.rows), "mismatches": sum(r.status != "match" for r in n.rows),
+                 "rows": [asdict(r) for r in n.rows if r.status != "match"]}
+                for n in self.nets
+            ],
+        }
+
+
+def _label(net: NetLog) -> str:
+    if net.phase == "TEST" and net.test_index is not None:
+        return f"TEST #{net.test_index}"
+    return net.phase or f"net {net.index}"
+
+
+def _log_hints(net: NetLog) -> dict[str, tuple[int, ...]]:
+    """Shapes of the source layers' tops as the log printed them (full 2015+ shapes only)."""
+    hints: dict[str, tuple[int, ...]] = {}
+    for rec in net.layers:
+        if rec.bottoms or rec.legacy_shapes:
+            continue
+        for top, shape in zip(rec.tops, rec.top_shapes, strict=False):
+            hints[top] = tuple(shape)
+    return hints
+
+
+def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: str) -> Any:
+    stages: tuple[str, ...] = ()
+    level = None
+    echo = net_log.param
+    if echo is not None and echo.HasField("state"):
+        stages, level = tuple(echo.state.stage), echo.state.level
+    if net_path is not None:
+        return load_net(net_path, phase=phase, stages=stages, level=level)
+    if echo is None:
+        raise CaffecxError("the log has no net parameter echo for this net; name the prototxt: caffecx check NET LOG",
+                           path=log_path, line=net_log.line)
+    from caffecx.io.upgrade import upgrade_net
+
+    upgraded, notes = upgrade_net(echo)
+    return load_net(NetText(upgraded, None, [], list(notes), []), phase=phase, stages=stages, level=level)
+
+
+def _analyze(net: Any, net_log: NetLog, base_dirs: list[Path]) -> Analysis:
+    """Analyze with the real data sources; where one is absent, with the shapes the log printed."""
+    result = analyze(net, base_dirs=base_dirs, stop_on_error=True)
+    if result.error is not None:
+        node = next((n for n in net.layers if n.name == result.error.location.layer), None)
+        if node is not None and node.type in SOURCE_TYPES and not node.bottoms:
+            result = analyze(net, base_dirs=base_dirs, input_shapes=_log_hints(net_log), stop_on_error=True)
+    return result
+
+
+def _fmt_shape(shape: list[int] | tuple[int, ...]) -> str:
+    return " ".join(map(str, shape)) if len(shape) else "(1)"
+
+
+def compare(net_log: NetLog, result: Analysis, label: str) -> list[CheckRow]:
+    """Every layer / top shape / memory line of `net_log` against `result`, in set-up order."""
+    rows: list[CheckRow] = []
+    ours = result.layers
+    for i, rec in enumerate(net_log.layers):
+        mine = ours[i] if i < len(ours) else None
+        if mine is None:
+            rows.append(CheckRow(label, rec.name, "layer", rec.name, None, "mismatch", rec.line))
+            continue
+        if mine.name != rec.name:
+            rows.append(CheckRow(label, rec.name, "layer", rec.name, mine.name, "mismatch", rec.line))
+            continue
+        rows.append(CheckRow(label, rec.name, "layer", rec.name, mine.name, "match", rec.line))
+        for j, shape in enumerate(rec.top_shapes):
+            line = rec.top_shape_lines[j] if j < len(rec.top_shape_lines) else rec.line
+            log_v = _fmt_shape(shape)
+            if mine.top_shapes is None:
+                rows.append(CheckRow(label, rec.name, f"top_shape[{j}]", log_v, None, "unknown", line))
+                continue
+            mine_shape = mine.top_shapes[j] if j < len(mine.top_shapes) else None
+            if mine_shape is not None and rec.legacy_shapes:  # 2014: "Top shape: C H W" without the batch
+                mine_shape = mine_shape[1:]
+            ana_v = None if mine_shape is None else _fmt_shape(mine_shape)
+            rows.append(CheckRow(label, rec.name, f"top_shape[{j}]", log_v, ana_v,
+                                 "match" if log_v == ana_v else "mismatch", line))
+        if rec.memory_bytes is not None:
+            status = ("unknown" if mine.memory_bytes is None
+                      else "match" if mine.memory_bytes == rec.memory_bytes else "mismatch")
+            rows.append(CheckRow(label, rec.name, "memory_bytes", rec.memory_bytes, mine.memory_bytes, status,
+                                 rec.memory_line))
+    for mine in ours[len(net_log.layers):]:
+        if net_log.layers:  # the log stops early (a fatal error, a cut file): extra rows are not compared
+            break
+        rows.append(CheckRow(label, mine.name, "layer", None, mine.name, "mismatch", None))
+    return rows
+
+
+def check_log(
+    log: str | os.PathLike[str] | CaffeLog,
+    net: str | os.PathLike[str] | None = None,
+    *,
+    phase: str | None = None,
+) -> CheckResult:
+    """Check every net a log sets up against the analyzer (see the module docstring)."""
+    parsed = log if isinstance(log, CaffeLog) else parse_log(log)
+    log_path = parsed.path
+    net_path = None if net is None else os.fspath(net)
+    base_dirs = [Path.cwd()]
+    if net_path:
+        base_dirs.append(Path(net_path).resolve().parent)
+    if log_path:
+        base_dirs.append(Path(log_path).resolve().parent)
+    checks: list[NetCheck] = []
+    for net_log in parsed.net_logs:
+        if phase is not None and net_log.phase != phase:
+            continue
+        if not net_log.layers:
+            continue
+        label = _label(net_log)
+        source = net_path or "log echo"
+        check = NetCheck(label, net_log.phase, source)
+        try:
+            built = _build(net_log, net_path, log_path, net_log.phase or "TEST")
+            result = _analyze(built, net_log, base_dirs)
+        except CaffecxError as err:
+            check.error = str(err)
+            checks.append(check)
+            continue
+        err = result.error
+        if err is None:
+            check.rows = compare(net_log, result, label)
+        else:
+            last = net_log.layers[-1]
+            died_here = parsed.fatal is not None and err.location.layer == last.name
+            # Caffe died setting this layer up too: what it printed before must match, and so must the verdict.
+            check.rows = compare(net_log, result, label) if died_here else []
+            check.rows = [r for r in check.rows if not (r.layer == last.name and r.analyzer_value is None)]
+            check.rows.append(CheckRow(label, err.location.layer or "?", "error", parsed.fatal, err.message,
+                                       "match" if died_here else "mismatch", last.line))
+            if not died_here:
+                check.error = str(err)
+        checks.append(check)
+    return CheckResult(log_path, net_path, checks)
