@@ -22,6 +22,9 @@ from caffecx.graph import load_net
 from caffecx.io.reader import NetText
 from caffecx.logs import CaffeLog, NetLog, parse_log
 
+#: glog's LogMessage buffer: a longer message (a big net's parameter echo) is cut at this many bytes.
+GLOG_MESSAGE_LIMIT = 30000
+
 
 @dataclass
 class CheckRow:
@@ -117,6 +120,10 @@ def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: s
     if echo is None:
         raise CaffecxError("the log has no net parameter echo for this net; name the prototxt: caffecx check NET LOG",
                            path=log_path, line=net_log.line)
+    text = (net_log.param_text or "").rstrip()
+    if len(text) >= GLOG_MESSAGE_LIMIT - 200 or not text.endswith("}"):
+        raise CaffecxError("the log's net parameter echo is cut short (glog truncates one message at 30000 "
+                           "bytes); name the prototxt: caffecx check NET LOG", path=log_path, line=net_log.line)
     from caffecx.io.upgrade import upgrade_net
 
     upgraded, notes = upgrade_net(echo)

@@ -72,6 +72,14 @@ def test_corpus_logs_check_from_their_echo(log) -> None:
     if "Top shape:" not in text:
         assert not [r for r in result.rows if r.quantity.startswith("top_shape")]
         return
+    if "Initializing net from parameters" not in text:  # 2014 excerpts: nothing to rebuild the net from
+        assert result.nets and all("no net parameter echo" in (n.error or "") for n in result.nets)
+        assert not result.ok
+        return
+    cut = [n for n in result.nets if n.error and "cut short" in n.error]
+    if cut:  # glog cut the echo of a big net at 30000 bytes: the net cannot be rebuilt from the log alone
+        assert not result.ok and all("cut short" in (n.error or "") for n in result.nets)
+        return
     unknown = [r for r in result.rows if r.status == "unknown"]
     if unknown:
         pytest.skip(f"layers unknown to the analyzer: {sorted({r.layer for r in unknown})[:5]}")

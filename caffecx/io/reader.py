@@ -183,7 +183,7 @@ def _upgrade(fn: Any, msg: Any, path: str | None) -> tuple[Any, list[str]]:
     from caffecx.errors import CaffecxError
 
     try:
-        out, notes = fn(msg)
+        out, notes = fn(msg, os.path.basename(path) if path else "")
     except CaffecxError as err:
         raise err.with_location(path=path) from None
     return out, list(notes)
