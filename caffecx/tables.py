@@ -15,8 +15,8 @@ def fmt_value(v: Any) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
-        if v != v:
-            return "nan"
+        if v != v:  # NaN: pandas' stand-in for a missing value
+            return "-"
         if v.is_integer() and abs(v) < 1e15:
             return f"{int(v):,}"
         return f"{v:.4g}"
