@@ -289,12 +289,11 @@ def read_caffemodel(path: Source) -> Any:
 
 
 def blob_shape(blob: Any) -> tuple[int, ...]:
-    """A BlobProto's shape: the `shape` field, else legacy num/channels/height/width."""
-    if blob.HasField("shape"):
-        return tuple(int(d) for d in blob.shape.dim)
+    """A BlobProto's shape, as Caffe's Blob::FromProto reads it: the legacy num/channels/height/width
+    when any is set, else the `shape` field (no dims at all = a 0-axis blob of one element)."""
     if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
         return (blob.num, blob.channels, blob.height, blob.width)
-    return (len(blob.data) or len(blob.double_data),)
+    return tuple(int(d) for d in blob.shape.dim)
 
 
 def blob_to_array(blob: Any) -> np.ndarray:

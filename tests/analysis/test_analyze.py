@@ -1,0 +1,180 @@
+"""The analyzer on real nets: the LeNet analysis, the corpus deploy nets, weights, batch scaling, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from paths import CORPUS, FIXTURES, LENET, NETS, REPO
+
+from caffecx.analysis import analyze
+from caffecx.cli import main
+from caffecx.errors import GraphError, ShapeError, WeightsError
+from caffecx.graph import load_net
+from caffecx.lenet import lenet_analysis, write_report
+
+DEPLOY = sorted((CORPUS / "prototxt").glob("*deploy*.prototxt"))
+
+
+def test_lenet_seed_claims() -> None:
+    result = lenet_analysis(REPO / "prototxt")
+    c = result.claims
+    assert c["conv1_ratio"] == 576 and c["ip1_ratio"] == 1
+    assert c["conv1_vs_ip1_compute"] == pytest.approx(0.72)
+    assert c["conv1_vs_ip1_weights"] == pytest.approx(0.00125)
+    conv1 = result.deploy.layer("conv1")
+    assert conv1.macs == 64 * 288000 and conv1.weights == 500 and conv1.params == 520
+    # the seed quotes these lines of Caffe's log (TRAIN net, batch 64)
+    assert result.log_lines[:5] == ["Top shape: 64 1 28 28 (50176)", "Top shape: 64 (64)",
+                                    "Memory required for data: 200960", "Top shape: 64 20 24 24 (737280)",
+                                    "Memory required for data: 3150080"]
+    assert "Memory required for data: 5167360" in result.log_lines
+
+
+def test_lenet_report_files(tmp_path) -> None:
+    md, png = write_report(lenet_analysis(REPO / "prototxt"), tmp_path)
+    text = md.read_text()
+    assert "| conv1 compute / weights | 576 | 576 |" in text
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lenet_cli(tmp_path, capsys) -> None:
+    assert main(["lenet", "--out-dir", str(tmp_path)]) == 0
+    assert "0.00125" in capsys.readouterr().out
+    assert (tmp_path / "lenet_analysis.png").exists()
+
+
+@pytest.mark.parametrize("path", DEPLOY, ids=lambda p: p.name)
+def test_corpus_deploy_nets_have_no_unknown_layers(path) -> None:
+    result = analyze(load_net(path))
+    assert result.unknown == []
+    assert result.totals()["macs"] > 0 and result.layers[-1].memory_bytes > 0
+
+
+def test_known_totals_of_classic_nets() -> None:
+    alexnet = analyze(load_net(CORPUS / "prototxt" / "bvlc_alexnet__deploy.prototxt"))
+    assert alexnet.totals()["params"] == 60_965_224  # AlexNet's well-known parameter count
+    assert alexnet.layer("conv1").top_shapes == [[10, 96, 55, 55]]
+    resnet50 = analyze(load_net(CORPUS / "prototxt" / "resnet50__deploy.prototxt"))
+    # 25.5 M learnable + BatchNorm statistics; ~3.86 G MACs per 224x224 image
+    assert resnet50.layer("fc1000").top_shapes == [[1, 1000]]
+    assert resnet50.totals()["macs"] == pytest.approx(3.86e9, rel=0.01)
+    googlenet = analyze(load_net(CORPUS / "prototxt" / "bvlc_googlenet__deploy.prototxt"))
+    assert googlenet.layer("pool1/3x3_s2").top_shapes == [[10, 64, 56, 56]]  # Caffe's ceil pooling: 56, not 55
+
+
+def test_batch_scaling() -> None:
+    one = analyze(load_net(LENET / "lenet.prototxt"), batch=1)
+    many = analyze(load_net(LENET / "lenet.prototxt"), batch=8)
+    assert one.layer("data").top_shapes == [[1, 1, 28, 28]]
+    assert many.totals()["macs"] == 8 * one.totals()["macs"]
+    assert many.layer("conv1").compute_param_ratio == one.layer("conv1").compute_param_ratio == 576
+
+
+def test_receptive_fields_of_lenet() -> None:
+    rows = {r.name: r.receptive_field for r in analyze(load_net(LENET / "lenet.prototxt")).layers}
+    assert rows["conv1"].size == (5, 5) and rows["conv1"].jump == (1, 1)
+    assert rows["pool1"].size == (6, 6) and rows["pool1"].jump == (2, 2)
+    assert rows["conv2"].size == (14, 14) and rows["pool2"].size == (16, 16) and rows["pool2"].jump == (4, 4)
+    assert rows["ip1"].global_
+
+
+def test_weights_are_checked(tmp_path) -> None:
+    net = load_net(LENET / "lenet.prototxt", weights=LENET / "lenet_iter_1000.caffemodel")
+    analyze(net)  # shapes agree
+    assert net.layer("conv1").blobs[0].shape == (20, 1, 5, 5)
+    wrong = (LENET / "lenet.prototxt").read_text().replace("num_output: 500", "num_output: 400")
+    bad = tmp_path / "lenet400.prototxt"
+    bad.write_text(wrong)
+    with pytest.raises(WeightsError) as info:
+        analyze(load_net(bad, weights=LENET / "lenet_iter_1000.caffemodel"))
+    assert info.value.location.layer == "ip1" and "500 800" in info.value.message and "400 800" in info.value.message
+
+
+def test_missing_data_source_asks_for_an_input_shape(tmp_path) -> None:
+    text = (LENET / "lenet_train_test.prototxt").read_text()
+    p = tmp_path / "net.prototxt"
+    p.write_text(text)
+    with pytest.raises(ShapeError, match="--input-shape data=N,C,H,W") as info:
+        analyze(load_net(p, phase="TRAIN"), base_dirs=[tmp_path])
+    assert info.value.location.layer == "mnist"
+    ok = analyze(load_net(p, phase="TRAIN"), base_dirs=[tmp_path], input_shapes={"data": (32, 1, 28, 28)})
+    assert ok.layer("mnist").top_shapes == [[32, 1, 28, 28], [32]]
+
+
+def test_unknown_layer_type_is_a_row_and_the_rest_goes_on() -> None:
+    text = """
+    layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+    layer { name: "magic" type: "MyForkLayer" bottom: "x" top: "y" }
+    layer { name: "relu" type: "ReLU" bottom: "x" top: "z" }
+    """
+    result = analyze(load_net(text))
+    magic = result.layer("magic")
+    assert not magic.known and "MyForkLayer" in magic.note and result.unknown[0][:2] == ("magic", "MyForkLayer")
+    assert result.layer("relu").top_shapes == [[1, 3, 8, 8]]
+
+
+def test_analyze_json_contract(capsys) -> None:
+    assert main(["analyze", str(LENET / "lenet_train_test.prototxt"), "--phase", "TRAIN", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["net"] == "LeNet" and doc["phase"] == "TRAIN"
+    first = doc["layers"][0]
+    for key in ["name", "type", "bottoms", "tops", "top_shapes", "weights", "params", "macs", "flops",
+                "activations", "memory_bytes", "compute_param_ratio", "receptive_field"]:
+        assert key in first
+    assert [r["name"] for r in doc["layers"]][:2] == ["mnist", "conv1"]
+    assert doc["layers"][0]["top_shapes"] == [[64, 1, 28, 28], [64]]
+    assert doc["layers"][-1]["memory_bytes"] == 5169924
+    assert doc["totals"]["weights"] == 430500
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "markdown"])
+def test_analyze_formats(fmt, capsys) -> None:
+    assert main(["analyze", str(LENET / "lenet.prototxt"), "--format", fmt, "--batch", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "conv1" in out and ("1x20x24x24" in out or "1 20 24 24" in out)
+    assert main(["analyze", str(LENET / "lenet.prototxt"), "--format", fmt, "--by", "type"]) == 0
+    assert "Convolution" in capsys.readouterr().out
+
+
+def test_cli_errors_exit_2(tmp_path, capsys) -> None:
+    assert main(["analyze", str(tmp_path / "nope.prototxt")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path)]) == 2
+    assert "directory" in capsys.readouterr().err
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text('layer {\n  name: "a"\n  type: "ReLU"\n  bottom "x"\n}\n')
+    assert main(["analyze", str(bad)]) == 2
+    assert f"{bad}:4:" in capsys.readouterr().err
+    assert main(["analyze", str(NETS / "layers_1_concat_mismatch.prototxt")]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'cat'" in err and "layers_1_concat_mismatch.prototxt:" in err
+    garbage = tmp_path / "junk.caffemodel"
+    garbage.write_bytes(b"\x00\xff" * 100)
+    assert main(["analyze", str(LENET / "lenet.prototxt"), "--weights", str(garbage)]) == 2
+    assert "junk.caffemodel" in capsys.readouterr().err
+
+
+def test_unknown_bottom_cli(tmp_path, capsys) -> None:
+    p = tmp_path / "n.prototxt"
+    p.write_text('layer { name: "in" type: "Input" top: "d" input_param { shape { dim: 1 } } }\n'
+                 'layer { name: "r" type: "ReLU" bottom: "missing" top: "r" }\n')
+    assert main(["analyze", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "missing" in err and "layer 'r'" in err and f"{p}:2" in err
+    with pytest.raises(GraphError):
+        load_net(p)
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("caffecx ")
+
+
+def test_fixture_nets_analyze_with_their_weights() -> None:
+    for name in ["layers_1", "layers_2", "layers_3_v1"]:
+        net = load_net(NETS / f"{name}.prototxt", weights=NETS / f"{name}.caffemodel")
+        analyze(net)
+        assert any(node.blobs for node in net)
+    assert FIXTURES.exists()
