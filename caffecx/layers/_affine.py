@@ -1,0 +1,37 @@
+"""The broadcast rule Scale and Bias share (Caffe's ScaleLayer / BiasLayer).
+
+The operand (a learned blob, or ``bottom[1]``) covers ``bottom[0]`` axes ``axis .. axis+operand.ndim-1``
+and is broadcast over the rest: ``outer = count(0, axis)``, ``inner = count(axis + operand.ndim)``.
+A learned operand takes its shape from ``bottom[0].shape[axis : axis+num_axes]`` (``num_axes: -1`` =
+to the end, ``0`` = a scalar). A 0-axis operand always applies at axis 0.
+"""
+
+from __future__ import annotations
+
+from caffecx.layers._common import axis_index
+from caffecx.layers.base import Layer, Shape
+
+
+def learned_shape(layer: Layer, bottom: Shape, axis: int, num_axes: int, what: str) -> Shape:
+    """Shape of the learned operand (LayerSetUp with one bottom), with Caffe's CHECKs."""
+    start = axis_index(layer, bottom, axis)
+    layer.check(num_axes >= -1, "num_axes must be non-negative, or -1 to extend to the end of bottom[0]")
+    if num_axes >= 0:
+        layer.check(len(bottom) >= start + num_axes,
+                    f"{what} blob's shape extends past bottom[0]'s shape when applied starting with "
+                    f"bottom[0] axis = {start}")
+    end = len(bottom) if num_axes == -1 else start + num_axes
+    return tuple(bottom[start:end])
+
+
+def check_operand(layer: Layer, bottom: Shape, operand: Shape, axis: int, what: str) -> int:
+    """Reshape's CHECKs of ``operand`` against ``bottom``; returns the canonical axis it applies at."""
+    start = 0 if len(operand) == 0 else axis_index(layer, bottom, axis)
+    layer.check(len(bottom) >= start + len(operand),
+                f"{what} blob's shape extends past bottom[0]'s shape when applied starting with "
+                f"bottom[0] axis = {start}")
+    for i, d in enumerate(operand):
+        layer.check(bottom[start + i] == d,
+                    f"dimension mismatch between bottom[0]->shape({start + i}) and {what}->shape({i}) "
+                    f"({bottom[start + i]} vs. {d})")
+    return start

@@ -1,0 +1,87 @@
+"""Shared helpers of the non-spatial layers: Caffe's axis rules, legacy accessors, blob counts.
+
+* ``axis_index`` is ``Blob::CanonicalAxisIndex`` with Caffe's wording (negative axes count from the end).
+* ``legacy_dim`` is ``Blob::LegacyShape`` (``num()``/``channels()``/``height()``/``width()``): a missing
+  axis reads as 1, and blobs of more than 4 axes are refused — old layers (losses, SSD) use these.
+* ``check_blob_counts`` is ``Layer::CheckBlobCounts`` driven by a class's ``num_bottoms``/``num_tops``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from caffecx.layers.base import Layer, Shape
+
+
+def shape_string(shape: Sequence[int]) -> str:
+    """Caffe's ``Blob::shape_string``: ``"3 8 10 5 (1200)"``."""
+    dims = " ".join(str(d) for d in shape)
+    return f"{dims} ({math.prod(shape)})" if dims else f"({math.prod(shape)})"
+
+
+def axis_index(layer: Layer, shape: Sequence[int], axis: int) -> int:
+    """``Blob::CanonicalAxisIndex``: ``axis`` in ``[-ndim, ndim)``, negative counting from the end."""
+    n = len(shape)
+    layer.check(axis >= -n, f"axis {axis} out of range for {n}-D Blob with shape {shape_string(shape)}")
+    layer.check(axis < n, f"axis {axis} out of range for {n}-D Blob with shape {shape_string(shape)}")
+    return axis + n if axis < 0 else axis
+
+
+def legacy_dim(layer: Layer, shape: Sequence[int], index: int) -> int:
+    """``Blob::LegacyShape(index)``: the dim, or 1 when the blob has fewer axes; more than 4 is an error."""
+    layer.check(len(shape) <= 4, "Cannot use legacy accessors on Blobs with > 4 axes.")
+    if index >= len(shape) or index < -len(shape):
+        return 1
+    return int(shape[index])
+
+
+def check_blob_counts(layer: Layer, bottom_shapes: Sequence[Shape], auto_top: bool = False) -> None:
+    """``Layer::CheckBlobCounts`` from the class's ``num_bottoms``/``num_tops`` (min, max) bounds.
+
+    ``auto_top``: the layer has ``AutoTopBlobs()`` (losses): Caffe's Net adds anonymous tops up to the
+    minimum, so fewer declared tops are not an error (the anonymous ones are not modelled here).
+    """
+    kind = layer.lp.type
+    n_bottom, n_top = len(bottom_shapes), len(layer.lp.top)
+    lo, hi = layer.num_bottoms
+    if lo == hi:
+        layer.check(n_bottom == lo, f"{kind} Layer takes {lo} bottom blob(s) as input.")
+    layer.check(n_bottom >= lo, f"{kind} Layer takes at least {lo} bottom blob(s) as input.")
+    layer.check(hi is None or n_bottom <= hi, f"{kind} Layer takes at most {hi} bottom blob(s) as input.")
+    lo, hi = layer.num_tops
+    if auto_top:
+        lo = min(lo, n_top)
+    if lo == hi:
+        layer.check(n_top == lo, f"{kind} Layer produces {lo} top blob(s) as output.")
+    layer.check(n_top >= lo, f"{kind} Layer produces at least {lo} top blob(s) as output.")
+    layer.check(hi is None or n_top <= hi, f"{kind} Layer produces at most {hi} top blob(s) as output.")
+
+
+def not_in_place(layer: Layer) -> None:
+    """Layers whose tops may not alias their bottom (Flatten, Reshape, Split, ...)."""
+    for t in layer.lp.top:
+        layer.check(t not in layer.lp.bottom, f"{layer.lp.type} Layer does not allow in-place computation.")
+
+
+def field_set(msg: Any, name: str) -> bool:
+    """True when optional field `name` exists in the schema and is set."""
+    return name in msg.DESCRIPTOR.fields_by_name and msg.HasField(name)
+
+
+def values(msg: Any, name: str) -> list[Any]:
+    """A field as a list whether the schema declares it repeated or optional (fork protos differ)."""
+    if name not in msg.DESCRIPTOR.fields_by_name:
+        return []
+    fd = msg.DESCRIPTOR.fields_by_name[name]
+    if _is_repeated(fd):
+        return list(getattr(msg, name))
+    return [getattr(msg, name)] if msg.HasField(name) else []
+
+
+def _is_repeated(fd: Any) -> bool:
+    repeated = getattr(fd, "is_repeated", None)
+    if repeated is not None:
+        return bool(repeated)
+    return fd.label == fd.LABEL_REPEATED

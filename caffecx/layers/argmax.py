@@ -1,0 +1,55 @@
+"""ArgMax: indices (and optionally values) of the ``top_k`` largest entries.
+
+Caffe rule (ArgMaxLayer): ``top_k`` >= 1. With ``axis`` set: top = bottom shape with that axis replaced
+by ``top_k`` (``out_max_val`` then outputs the values instead of the indices), and ``top_k`` may not
+exceed that axis. Without ``axis``: each sample's ``count(1)`` values are ranked and the top is
+``(N, 1, top_k)`` — or ``(N, 2, top_k)`` with ``out_max_val`` (indices then values) — padded with 1s to
+the bottom's number of axes when it has more than 3 (Caffe starts from ``max(ndim, 3)`` ones).
+
+FLOPs: one comparison per bottom element per k (a selection pass per k). Receptive field: GLOBAL
+without ``axis`` or along a spatial axis (>= 2), else pointwise.
+"""
+
+from __future__ import annotations
+
+from caffecx.layers._common import axis_index, check_blob_counts, field_set
+from caffecx.layers.base import GLOBAL, Context, Counts, Layer, Shape, Window, count, register
+
+
+@register("ArgMax")
+class ArgMax(Layer):
+    """Caffe's ``ArgMax``; see the module docstring."""
+
+    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        check_blob_counts(self, bottom_shapes)
+        p = self.lp.argmax_param
+        bottom = tuple(bottom_shapes[0])
+        k = int(p.top_k)
+        self.check(k >= 1, "top k must not be less than 1.")
+        if field_set(p, "axis"):
+            axis = axis_index(self, bottom, int(p.axis))
+            self.check(k <= bottom[axis], "top_k must be less than or equal to the dimension of the axis.")
+            top = list(bottom)
+            top[axis] = k
+            return [tuple(top)]
+        self.check(len(bottom) >= 1, "ArgMax needs a bottom with at least one axis")
+        self.check(k <= count(bottom, 1),
+                   "top_k must be less than or equal to the dimension of the flattened bottom blob per instance.")
+        top = [1] * max(len(bottom), 3)
+        top[0] = bottom[0]
+        top[2] = k
+        if p.out_max_val:
+            top[1] = 2
+        return [tuple(top)]
+
+    def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
+        return Counts(0, int(self.lp.argmax_param.top_k) * count(bottom_shapes[0]))
+
+    def window(self, bottom_shapes: list[Shape]) -> Window | None:
+        """Without ``axis`` (or along a spatial axis) every output sees the whole input."""
+        p = self.lp.argmax_param
+        if not field_set(p, "axis"):
+            return GLOBAL
+        n = len(bottom_shapes[0])
+        axis = int(p.axis) + n if p.axis < 0 else int(p.axis)
+        return GLOBAL if axis >= 2 else None

@@ -1,0 +1,45 @@
+"""Bias: add a broadcast offset to ``bottom[0]``.
+
+Caffe rule (BiasLayer): the offset is ``bottom[1]`` or a learned blob of shape
+``bottom[0].shape[axis : axis+num_axes]`` (defaults ``axis: 1``, ``num_axes: 1`` -> ``(C,)``), broadcast
+as in `caffecx.layers._affine`. Stored blobs: ``[bias]`` in the one-bottom form, none with two bottoms.
+Top = ``bottom[0]`` shape.
+
+FLOPs: 1 add per element.
+"""
+
+from __future__ import annotations
+
+from caffecx.layers._affine import check_operand, learned_shape
+from caffecx.layers._common import check_blob_counts
+from caffecx.layers.base import Context, Counts, Layer, ParamBlob, Shape, count, register
+
+
+@register("Bias")
+class Bias(Layer):
+    """Caffe's ``Bias``; see the module docstring."""
+
+    num_bottoms = (1, 2)
+
+    def _operand(self, bottom_shapes: list[Shape]) -> tuple[Shape, bool]:
+        """(operand shape, learned?) after Caffe's checks."""
+        p = self.lp.bias_param
+        bottom = tuple(bottom_shapes[0])
+        if len(bottom_shapes) > 1:
+            operand, learned = tuple(bottom_shapes[1]), False
+        else:
+            operand, learned = learned_shape(self, bottom, int(p.axis), int(p.num_axes), "bias"), True
+        check_operand(self, bottom, operand, int(p.axis), "bias")
+        return operand, learned
+
+    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        check_blob_counts(self, bottom_shapes)
+        self._operand(bottom_shapes)
+        return [tuple(bottom_shapes[0])]
+
+    def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
+        operand, learned = self._operand(bottom_shapes)
+        return [ParamBlob(operand, "bias")] if learned else []
+
+    def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
+        return Counts(0, count(top_shapes[0]))

@@ -1,0 +1,45 @@
+"""Concat: join bottoms along one axis.
+
+Caffe rule (ConcatLayer): ``axis`` (default 1, negative counts from the end) or the legacy
+``concat_dim`` (non-negative only; giving both is an error). All bottoms need the same number of axes and
+the same size on every other axis — Caffe's CHECK reads ``All inputs must have the same shape, except at
+concat_axis.``; caffecx's message also names both bottoms and their shapes. Top = ``bottom[0]`` shape with
+the concat axis summed. Data movement only: 0 FLOPs.
+"""
+
+from __future__ import annotations
+
+from caffecx.layers._common import axis_index, check_blob_counts, field_set, shape_string
+from caffecx.layers.base import Context, Layer, Shape, register
+
+
+@register("Concat")
+class Concat(Layer):
+    """Caffe's ``Concat``; see the module docstring."""
+
+    num_bottoms = (1, None)
+
+    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        check_blob_counts(self, bottom_shapes)
+        p = self.lp.concat_param
+        has_dim = field_set(p, "concat_dim")
+        self.check(not (field_set(p, "axis") and has_dim), "Either axis or concat_dim should be specified; not both.")
+        first = tuple(bottom_shapes[0])
+        n = len(first)
+        if has_dim:
+            axis = int(p.concat_dim)
+            self.check(axis < n, "concat_dim out of range.")
+        else:
+            axis = axis_index(self, first, int(p.axis))
+        top = list(first)
+        for i, s in enumerate(bottom_shapes[1:], start=1):
+            s = tuple(s)
+            both = (f"bottom[0] '{self.lp.bottom[0]}' is {shape_string(first)}, "
+                    f"bottom[{i}] '{self.lp.bottom[i]}' is {shape_string(s)}")
+            self.check(len(s) == n, f"All inputs must have the same #axes. {both}")
+            for j in range(n):
+                if j != axis and first[j] != s[j]:
+                    raise self.fail(f"All inputs must have the same shape, except at concat_axis. "
+                                    f"Axis {j}: {first[j]} vs. {s[j]} (concat axis {axis}); {both}")
+            top[axis] += s[axis]
+        return [tuple(top)]

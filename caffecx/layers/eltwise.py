@@ -1,0 +1,46 @@
+"""Eltwise: element-wise PROD, SUM (with optional per-bottom coefficients) or MAX of 2+ bottoms.
+
+Caffe rule (EltwiseLayer): every bottom must have exactly ``bottom[0]``'s shape (no broadcasting — unlike
+ONNX Add/Mul); ``coeff`` is either absent or one per bottom; coefficients are only allowed for SUM.
+Top = ``bottom[0]`` shape. No stored blobs.
+
+FLOPs for n bottoms of `count` elements: SUM = (n-1)*count adds, plus n*count muls when some coeff != 1;
+PROD = (n-1)*count muls; MAX = (n-1)*count comparisons.
+"""
+
+from __future__ import annotations
+
+from caffecx.layers._common import check_blob_counts, shape_string
+from caffecx.layers.base import Context, Counts, Layer, Shape, count, register
+from caffecx.layers.spatial import enum_name
+
+
+@register("Eltwise")
+class Eltwise(Layer):
+    """Caffe's ``Eltwise``; see the module docstring."""
+
+    num_bottoms = (2, None)
+
+    def op(self) -> str:
+        return enum_name(self.lp.eltwise_param, "operation")
+
+    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        check_blob_counts(self, bottom_shapes)
+        p = self.lp.eltwise_param
+        n_coeff = len(p.coeff)
+        self.check(n_coeff in (0, len(bottom_shapes)), "Eltwise Layer takes one coefficient per bottom blob.")
+        self.check(not (self.op() == "PROD" and n_coeff), "Eltwise layer only takes coefficients for summation.")
+        first = tuple(bottom_shapes[0])
+        for i, s in enumerate(bottom_shapes[1:], start=1):
+            self.check(tuple(s) == first,
+                       f"bottom[0] '{self.lp.bottom[0]}': {shape_string(first)}, bottom[{i}] "
+                       f"'{self.lp.bottom[i]}': {shape_string(s)} — Eltwise inputs must have the same shape")
+        return [first]
+
+    def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
+        n = len(bottom_shapes)
+        c = count(top_shapes[0])
+        flops = (n - 1) * c
+        if self.op() == "SUM" and any(k != 1 for k in self.lp.eltwise_param.coeff):
+            flops += n * c
+        return Counts(0, flops)

@@ -1,0 +1,50 @@
+"""InnerProduct (fully connected).
+
+Caffe rule (InnerProductLayer): ``axis`` (default 1) splits the bottom into M = count(0, axis) rows of
+K = count(axis) features; top = ``bottom.shape[:axis] + (num_output,)`` — so ``axis: 2`` on
+``(N, C, H, W)`` gives ``(N, C, num_output)``. Stored blobs: weight ``(num_output, K)``, or ``(K,
+num_output)`` with ``transpose: true``, then bias ``(num_output,)`` when ``bias_term``.
+
+Counts: MACs = M*K*num_output; FLOPs = 2*MACs + M*num_output bias adds.
+"""
+
+from __future__ import annotations
+
+import math
+
+from caffecx.layers.base import GLOBAL, Context, Counts, Layer, ParamBlob, Shape, Window, register
+
+
+@register("InnerProduct")
+class InnerProduct(Layer):
+    """Caffe's ``InnerProduct``; see the module docstring."""
+
+    def dims(self, bottom: Shape) -> tuple[int, int, int, int]:
+        """(axis, M, K, N) for this bottom shape."""
+        p = self.lp.inner_product_param
+        n_axes = len(bottom)
+        axis = int(p.axis)
+        self.check(-n_axes <= axis < n_axes, f"axis {axis} out of range for a {n_axes}-axis blob")
+        axis = axis + n_axes if axis < 0 else axis
+        return axis, math.prod(bottom[:axis]), math.prod(bottom[axis:]), int(p.num_output)
+
+    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        bottom = tuple(bottom_shapes[0])
+        axis, _, _, n = self.dims(bottom)
+        return [(*bottom[:axis], n)]
+
+    def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
+        _, _, k, n = self.dims(tuple(bottom_shapes[0]))
+        p = self.lp.inner_product_param
+        blobs = [ParamBlob((k, n) if p.transpose else (n, k), "weight")]
+        if p.bias_term:
+            blobs.append(ParamBlob((n,), "bias"))
+        return blobs
+
+    def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
+        _, m, k, n = self.dims(tuple(bottom_shapes[0]))
+        macs = m * k * n
+        return Counts(macs, 2 * macs + (m * n if self.lp.inner_product_param.bias_term else 0))
+
+    def window(self, bottom_shapes: list[Shape]) -> Window | None:
+        return GLOBAL

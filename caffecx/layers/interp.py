@@ -1,0 +1,88 @@
+"""Interp (PSPNet / DeepLab fork): bilinear resize with align-corners sampling.
+
+Fork rule (hszhao/PSPNet InterpLayer::Reshape), with ``in_eff = in + pad_beg + pad_end`` (pads must be
+<= 0: cropping only), tried in this order:
+
+1. ``shrink_factor`` only: ``out = (in_eff - 1) / shrink + 1``;
+2. ``zoom_factor`` only: ``out = in_eff + (in_eff - 1) * (zoom - 1)``;
+3. ``height`` and ``width``: taken as they are;
+4. both factors: shrink first, then zoom the shrunk size.
+
+Factors must be >= 1 and every size > 0. The same size for (H, W). DeepLab-v2's original additionally
+requires exactly one of the three forms; PSPNet's accepts the combination (4).
+
+Counts: no MACs; 9 FLOPs per output element (6 multiplies, 3 adds of the 4-tap blend
+``h0*(w0*a + w1*b) + h1*(w0*c + w1*d)``).
+Receptive field: approximated per axis from the align-corners ratio r = (in_eff-1)/(out-1): r >= 1 is a
+window of stride r (kernel 2 when r is fractional, else 1); r < 1 a transposed window of stride 1/r and
+kernel 1/r + 1 (each output blends two neighbouring inputs).
+"""
+
+from __future__ import annotations
+
+import math
+
+from caffecx.layers.base import Context, Counts, Layer, Shape, Window, register
+from caffecx.layers.spatial import c_div, has, require_4d
+
+
+@register("Interp")
+class Interp(Layer):
+    """The forks' ``Interp``; see the module docstring."""
+
+    def sizes(self, bottom: Shape) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((H_eff, W_eff), (H_out, W_out)) with the fork's CHECKs."""
+        p = self.lp.interp_param
+        require_4d(bottom, self.check)
+        beg, end = int(p.pad_beg), int(p.pad_end)
+        self.check(beg <= 0, "Only supports non-pos padding (cropping) for now")
+        self.check(end <= 0, "Only supports non-pos padding (cropping) for now")
+        eff = (bottom[2] + beg + end, bottom[3] + beg + end)
+        shrink, zoom = has(p, "shrink_factor"), has(p, "zoom_factor")
+
+        def shrunk(size: int) -> int:
+            s = int(p.shrink_factor)
+            self.check(s >= 1, "Shrink factor must be positive")
+            return c_div(size - 1, s) + 1
+
+        def zoomed(size: int) -> int:
+            z = int(p.zoom_factor)
+            self.check(z >= 1, "Zoom factor must be positive")
+            return size + (size - 1) * (z - 1)
+
+        if shrink and not zoom:
+            out = (shrunk(eff[0]), shrunk(eff[1]))
+        elif zoom and not shrink:
+            out = (zoomed(eff[0]), zoomed(eff[1]))
+        elif has(p, "height") and has(p, "width"):
+            out = (int(p.height), int(p.width))
+        elif shrink and zoom:
+            out = (zoomed(shrunk(eff[0])), zoomed(shrunk(eff[1])))
+        else:
+            raise self.fail("Interp needs shrink_factor, zoom_factor, or height and width")
+        self.check(eff[0] > 0, "height should be positive")
+        self.check(eff[1] > 0, "width should be positive")
+        self.check(out[0] > 0, "height should be positive")
+        self.check(out[1] > 0, "width should be positive")
+        return eff, out
+
+    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        bottom = tuple(bottom_shapes[0])
+        _, out = self.sizes(bottom)
+        return [(bottom[0], bottom[1], *out)]
+
+    def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
+        return Counts(0, 9 * math.prod(top_shapes[0]))
+
+    def window(self, bottom_shapes: list[Shape]) -> Window | None:
+        eff, out = self.sizes(tuple(bottom_shapes[0]))
+        ratios = [(e - 1) / (o - 1) if o > 1 else float(e) for e, o in zip(eff, out, strict=True)]
+        beg = int(self.lp.interp_param.pad_beg)
+        if all(r >= 1 for r in ratios):
+            kernel = tuple(1 if float(r).is_integer() else 2 for r in ratios)
+            stride = tuple(int(r) if float(r).is_integer() else r for r in ratios)
+            return Window(kernel, stride, (beg, beg), (1, 1))  # type: ignore[arg-type]
+        inv = [1 / r if r > 0 else 1.0 for r in ratios]
+        stride = tuple(int(v) if v.is_integer() else v for v in inv)
+        kernel = tuple(s + 1 for s in stride)
+        return Window(kernel, stride, (0, 0), (1, 1), transposed=True)  # type: ignore[arg-type]

@@ -1,0 +1,43 @@
+"""Reduction: SUM, ASUM (sum of |x|), SUMSQ (sum of squares) or MEAN over all axes from ``axis`` on.
+
+Caffe rule (ReductionLayer): ``axis`` (default 0, canonicalized) — the top keeps ``bottom.shape[:axis]``
+only, so ``axis: 0`` gives a 0-axis scalar (printed by Caffe as ``Top shape: (1)``) and there is no way
+to reduce a middle axis alone (unlike ONNX ReduceSum with ``axes``). The result is multiplied by
+``coeff`` (default 1); MEAN folds its ``1/dim`` into that factor.
+
+FLOPs: per input element 1 (SUM, MEAN) or 2 (ASUM: abs + add; SUMSQ: mul + add), plus 1 per output
+when the effective factor (coeff, divided by dim for MEAN) is not 1. Receptive field: GLOBAL for
+inputs with spatial axes (the last axis is always reduced).
+"""
+
+from __future__ import annotations
+
+from caffecx.layers._common import axis_index, check_blob_counts
+from caffecx.layers.base import GLOBAL, Context, Counts, Layer, Shape, Window, count, register
+from caffecx.layers.spatial import enum_name
+
+
+@register("Reduction")
+class Reduction(Layer):
+    """Caffe's ``Reduction``; see the module docstring."""
+
+    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        check_blob_counts(self, bottom_shapes)
+        bottom = tuple(bottom_shapes[0])
+        axis = axis_index(self, bottom, int(self.lp.reduction_param.axis))
+        return [bottom[:axis]]
+
+    def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
+        p = self.lp.reduction_param
+        op = enum_name(p, "operation")
+        n_in, n_out = count(bottom_shapes[0]), count(top_shapes[0])
+        dim = n_in // n_out if n_out else 0
+        coeff = p.coeff / dim if op == "MEAN" and dim else p.coeff
+        flops = n_in * (2 if op in ("ASUM", "SUMSQ") else 1)
+        if coeff != 1:
+            flops += n_out
+        return Counts(0, flops)
+
+    def window(self, bottom_shapes: list[Shape]) -> Window | None:
+        """The reduced axes always include the last one: spatial inputs are seen whole."""
+        return GLOBAL if len(bottom_shapes[0]) > 2 else None

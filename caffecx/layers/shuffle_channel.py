@@ -1,0 +1,26 @@
+"""ShuffleChannel (ShuffleNet fork layer): interleave the channels of ``group`` groups.
+
+Caffe rule (ShuffleChannelLayer): ``group`` > 0; the top is reshaped with the legacy 4-D accessors,
+``(num, channels, height, width)`` — so a 2-axis bottom ``(N, C)`` gives a ``(N, C, 1, 1)`` top.
+The forward pass requires channels divisible by ``group`` ("Wrong group size."); caffecx checks that at
+set-up. Data movement only: 0 FLOPs.
+"""
+
+from __future__ import annotations
+
+from caffecx.layers._common import check_blob_counts, legacy_dim
+from caffecx.layers.base import Context, Layer, Shape, register
+
+
+@register("ShuffleChannel")
+class ShuffleChannel(Layer):
+    """The fork's ``ShuffleChannel``; see the module docstring."""
+
+    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        check_blob_counts(self, bottom_shapes)
+        group = int(self.lp.shuffle_channel_param.group)
+        self.check(group > 0, "group must be greater than 0")
+        bottom = tuple(bottom_shapes[0])
+        top = tuple(legacy_dim(self, bottom, i) for i in range(4))
+        self.check(top[1] % group == 0, f"Wrong group size. ({top[1]} channels in {group} groups)")
+        return [top]

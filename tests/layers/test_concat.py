@@ -1,0 +1,45 @@
+"""Concat: axis / legacy concat_dim, and the mismatch error of layers_1_concat_mismatch."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from layerkit import tops
+from paths import NETS
+
+from caffecx.errors import ShapeError
+
+
+def test_channels_like_layers_1_cat() -> None:
+    assert tops('name: "cat" type: "Concat" bottom: "a" bottom: "b" top: "c"', (3, 8, 10, 5), (3, 8, 10, 5)) == [(3, 16, 10, 5)]
+
+
+def test_axis_and_legacy_concat_dim() -> None:
+    a, b = (2, 3, 4), (2, 3, 7)
+    assert tops('name: "c" type: "Concat" bottom: "a" bottom: "b" top: "c" concat_param { axis: -1 }', a, b) == [(2, 3, 11)]
+    assert tops('name: "c" type: "Concat" bottom: "a" bottom: "b" top: "c" concat_param { concat_dim: 2 }', a, b) == [(2, 3, 11)]
+    assert tops('name: "c" type: "Concat" bottom: "a" top: "c" concat_param { axis: 0 }', a) == [a]
+    with pytest.raises(ShapeError, match="Either axis or concat_dim should be specified; not both"):
+        tops('name: "c" type: "Concat" bottom: "a" bottom: "b" top: "c" concat_param { axis: 2 concat_dim: 2 }', a, b)
+    with pytest.raises(ShapeError, match="axis 3 out of range for 3-D Blob"):
+        tops('name: "c" type: "Concat" bottom: "a" bottom: "b" top: "c" concat_param { axis: 3 }', a, b)
+
+
+def test_mismatch_names_layer_and_both_shapes_like_caffes_log() -> None:
+    log = (NETS / "layers_1_concat_mismatch.log").read_text()
+    m = re.search(r"Check failed: .* \((\d+) vs\. (\d+)\) (All inputs must have the same shape, except at concat_axis\.)", log)
+    assert m is not None
+    with pytest.raises(ShapeError) as info:
+        # pool1 (2x2 s2) and pool1b (AVE 3x3 s2 p1) of conv1's 20x9 output: 10x5 vs 11x5
+        tops('name: "cat" type: "Concat" bottom: "pool1" bottom: "pool1b" top: "cat"', (3, 8, 10, 5), (3, 8, 11, 5))
+    msg = str(info.value)
+    assert info.value.location.layer == "cat" and msg.startswith("layer 'cat': ")
+    assert m.group(3) in msg
+    assert f"{m.group(1)} vs. {m.group(2)}" in msg
+    assert "'pool1' is 3 8 10 5 (1200)" in msg and "'pool1b' is 3 8 11 5 (1320)" in msg
+
+
+def test_axis_count_mismatch() -> None:
+    with pytest.raises(ShapeError, match="same #axes"):
+        tops('name: "c" type: "Concat" bottom: "a" bottom: "b" top: "c"', (2, 3), (2, 3, 1))

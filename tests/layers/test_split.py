@@ -1,0 +1,18 @@
+"""Split: N copies of the bottom's shape (Caffe's auto-inserted *_split layers), never in place."""
+
+from __future__ import annotations
+
+import pytest
+from layerkit import tops
+
+from caffecx.errors import ShapeError
+
+
+def test_three_tops_like_layers_1_pool1_split() -> None:
+    text = 'name: "pool1_pool1_0_split" type: "Split" bottom: "pool1" top: "s0" top: "s1" top: "s2"'
+    assert tops(text, (3, 8, 10, 5)) == [(3, 8, 10, 5)] * 3
+
+
+def test_in_place_is_refused() -> None:
+    with pytest.raises(ShapeError, match="Split Layer does not allow in-place computation"):
+        tops('name: "s" type: "Split" bottom: "x" top: "x" top: "y"', (2, 3))

@@ -1,0 +1,19 @@
+"""Tile: multiply one axis by ``tiles``."""
+
+from __future__ import annotations
+
+import pytest
+from layerkit import tops
+
+from caffecx.errors import ShapeError
+
+
+def test_like_layers_2_tile() -> None:
+    assert tops('name: "tile" type: "Tile" bottom: "red" top: "tile" tile_param { axis: 0 tiles: 3 }', (2, 3)) == [(6, 3)]
+    assert tops('name: "t" type: "Tile" bottom: "x" top: "y" tile_param { tiles: 4 }', (2, 3, 5)) == [(2, 12, 5)]
+    assert tops('name: "t" type: "Tile" bottom: "x" top: "y" tile_param { axis: -1 tiles: 2 }', (2, 3, 5)) == [(2, 3, 10)]
+
+
+def test_tiles_must_be_positive() -> None:
+    with pytest.raises(ShapeError, match="Number of tiles must be positive"):
+        tops('name: "t" type: "Tile" bottom: "x" top: "y" tile_param { tiles: 0 }', (2, 3))
