@@ -1,0 +1,149 @@
+"""``caffecx log LOG...``: what Caffe training / set-up logs say -- nets, layers, train and test tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from caffecx.errors import CaffecxError
+from caffecx.logs import CaffeLog, parse_log
+from caffecx.logs.tables import write_frame_csv
+from caffecx.tables import render_text
+
+NET_COLUMNS = ["net", "run", "name", "phase", "test_index", "layers", "outputs", "memory_bytes"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("log", help="parse Caffe glog training/set-up logs: nets, layers, train/test tables",
+                       description="Read Caffe logs of any era (glog prefixes with or without the year, 2014 and "
+                                   "2015+ wordings, restarts, CRLF, Markdown-indented excerpts) and print the nets "
+                                   "set up and the train/test tables.")
+    p.add_argument("logs", nargs="+", metavar="LOG", help="log file(s)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default=None,
+                   help="stdout format: summary tables (default), the train table as CSV, or JSON "
+                        "(non-finite numbers as the strings \"nan\"/\"inf\"/\"-inf\", values not logged as null)")
+    p.add_argument("--csv", metavar="DIR", help="write parse_log.py-style LOG.train / LOG.test files into DIR")
+    p.add_argument("--plot", metavar="PNG", help="plot loss, test outputs and lr against iterations and seconds")
+    p.add_argument("--rows", type=int, default=10, metavar="N",
+                   help="rows of each table shown by --format table: the first and last N/2 (0 = all)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes for a large log (default: the CPUs available; 1 = in-process)")
+    p.set_defaults(func=run)
+
+
+def _load(paths: list[str], workers: int | None) -> list[CaffeLog]:
+    logs = []
+    for path in paths:
+        if Path(path).is_dir():
+            raise CaffecxError("is a directory, not a log file", path=path)
+        logs.append(parse_log(path, workers=workers))
+    return logs
+
+
+def run(args: argparse.Namespace) -> int:
+    logs = _load(args.logs, args.workers)
+    for log in logs:
+        if log.glog_lines == 0:
+            print(f"warning: {log.path}: no glog line found (not a Caffe log?)", file=sys.stderr)
+    if args.csv:
+        for log in logs:
+            for path in log.write_csv(args.csv):
+                print(f"wrote {path}", file=sys.stderr)
+    if args.plot:
+        from caffecx.logs.plot import plot_logs
+
+        print(f"wrote {plot_logs(logs, args.plot)}", file=sys.stderr)
+    fmt = args.format or ("table" if not (args.csv or args.plot) else None)
+    out = sys.stdout
+    if fmt == "json":
+        payload: Any = logs[0].to_json() if len(logs) == 1 else [log.to_json() for log in logs]
+        json.dump(payload, out, indent=1, allow_nan=False)
+        out.write("\n")
+    elif fmt == "csv":
+        _write_train_csv(logs, out)
+    elif fmt == "table":
+        for i, log in enumerate(logs):
+            if i:
+                out.write("\n")
+            out.write(summary_text(log, args.rows) + "\n")
+    return 0
+
+
+def _write_train_csv(logs: list[CaffeLog], out: Any) -> None:
+    frames = []
+    for log in logs:
+        frame = log.train.copy()
+        missing = log.missing["train"].copy()
+        if len(logs) > 1:
+            frame.insert(0, "log", log.path)
+            missing.insert(0, "log", False)
+        frames.append((frame, missing))
+    if len(frames) == 1:
+        write_frame_csv(frames[0][0], frames[0][1], out)
+        return
+    frame = pd.concat([f for f, _ in frames], ignore_index=True)
+    missing = pd.concat([m for _, m in frames], ignore_index=True).fillna(True).astype(bool)
+    write_frame_csv(frame, missing, out)
+
+
+def _cell(v: Any, missing: bool) -> Any:
+    if missing or v is None or (not isinstance(v, float) and v is pd.NA):
+        return None
+    return v
+
+
+def _table(frame: pd.DataFrame, missing: pd.DataFrame, columns: list[str], n: int) -> str:
+    hidden = 0
+    if 0 < n < len(frame):
+        head = (n + 1) // 2
+        keep = list(range(head)) + list(range(len(frame) - (n - head), len(frame)))
+        hidden = len(frame) - n
+        frame, missing = frame.iloc[keep], missing.iloc[keep]
+    values = {c: frame[c].tolist() for c in columns}
+    miss = {c: missing[c].tolist() for c in columns}
+    shown = [{c: _cell(values[c][i], miss[c][i]) for c in columns} for i in range(len(frame))]
+    text = render_text(shown, columns)
+    if hidden:
+        lines = text.split("\n")
+        lines.insert(2 + (n + 1) // 2, f"... {hidden} more rows ...")
+        text = "\n".join(lines)
+    return text
+
+
+def summary_text(log: CaffeLog, rows: int = 10) -> str:
+    """The compact summary ``caffecx log`` prints: runs, nets, and the train/test tables."""
+    s = log.summary()
+    parts = [f"{log.path}: {s['lines']} lines ({s['glog_lines']} glog), {s['runs']} run(s), {s['nets']} net(s), "
+             f"{s['train_rows']} train rows, {s['test_rows']} test rows, {s['snapshots']} snapshot files"]
+    for r in log.runs:
+        bits = [f"run {r.index}: {r.status}"]
+        if r.net_name:
+            bits.append(f"net {r.net_name}")
+        if r.resumed_from:
+            bits.append(f"resumed from {r.resumed_from}")
+        if r.fatal:
+            bits.append(f"line {r.fatal_line}: {r.fatal}")
+        elif r.aborted:
+            bits.append(f"line {r.abort_line}: {r.aborted}")
+        parts.append("  " + ", ".join(bits))
+    if len(log.nets):
+        parts.append("\nnets")
+        parts.append(render_text(log.nets[NET_COLUMNS].to_dict("records"), NET_COLUMNS))
+    if len(log.train):
+        cols = [c for c in log.train.columns if c not in ("s_per_interval", "interval_iters", "line")
+                and not log.missing["train"][c].all()]
+        parts.append(f"\ntrain ({len(log.train)} rows)")
+        parts.append(_table(log.train, log.missing["train"], cols, rows))
+    if len(log.test):
+        cols = [c for c in log.test.columns if c != "line" and not log.missing["test"][c].all()]
+        parts.append(f"\ntest ({len(log.test)} rows)")
+        parts.append(_table(log.test, log.missing["test"], cols, rows))
+    return "\n".join(parts)
+
+
+__all__ = ["register", "run", "summary_text"]

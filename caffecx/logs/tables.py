@@ -1,0 +1,628 @@
+"""`CaffeLog`: the parsed log as pandas DataFrames, plus parse_log.py-style CSV and JSON.
+
+Train rows are the displays: ``Iteration N, loss = l`` (or 2017's ``Iteration N (x iter/s, ys/n
+iters), loss = l``), with the ``Train net output`` lines after it and the ``Iteration N, lr = r`` line
+of the same run and iteration; the final ``Iteration max_iter, loss = l`` that Caffe prints after the
+loop is a row too (Caffe's ``tools/extra/parse_log.py`` drops it). Test rows are one per test phase
+and test net, with every ``Test net output`` (2014: ``Test score #k``, named ``score_k``).
+
+Values keep what Caffe printed: exponents, ``nan``, ``inf``. In the DataFrames a value that was not
+logged is NaN as well; `CaffeLog.to_json` and the CSV writer tell the two apart (see `json_value`).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from caffecx.logs import glog
+from caffecx.logs.records import LogMessage, NetLog, RunLog, echo_layer_types
+
+TRAIN_FIXED = ["run", "iteration", "seconds", "loss", "lr", "iters_per_s", "s_per_interval", "interval_iters",
+               "line"]
+TEST_FIXED = ["run", "iteration", "net", "seconds", "lr", "line"]
+
+
+def output_column(name: str, taken: set[str]) -> str:
+    """Column of a net output: its own name unless a fixed column has it (``loss`` of the train
+    table is Caffe's displayed loss), then ``output:<name>``."""
+    col = name
+    while col in taken:
+        col = f"output:{col}"
+    taken.add(col)
+    return col
+
+
+@dataclass
+class CaffeLog:
+    """Everything one Caffe log says. DataFrames: ``train``, ``test``, ``outputs`` (long form, one row per
+    output line), ``layers``, ``nets``, ``snapshots``, ``restores``; structured: ``runs`` (`RunLog`),
+    ``net_logs`` (`NetLog`, with `LayerRecord` s), ``messages`` (W/E/F lines)."""
+
+    path: str | None
+    runs: list[RunLog]
+    net_logs: list[NetLog]
+    train: pd.DataFrame
+    test: pd.DataFrame
+    outputs: pd.DataFrame
+    layers: pd.DataFrame
+    nets: pd.DataFrame
+    snapshots: pd.DataFrame
+    restores: pd.DataFrame
+    messages: list[LogMessage]
+    lines: int
+    glog_lines: int
+    orphan_outputs: int = 0
+    missing: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ convenience
+    @property
+    def solver(self) -> Any | None:
+        """The SolverParameter echoed by the first run that has one (None without echo or schema)."""
+        for run in self.runs:
+            if run.solver_text is not None:
+                return run.solver
+        return None
+
+    @property
+    def solver_text(self) -> str | None:
+        for run in self.runs:
+            if run.solver_text is not None:
+                return run.solver_text
+        return None
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the last run died (its first ``F`` line, e.g. ``Check failed: ...``, or the signal),
+        None when it did not."""
+        if not self.runs:
+            return None
+        last = self.runs[-1]
+        return last.fatal if last.fatal is not None else last.aborted
+
+    @property
+    def errors(self) -> list[LogMessage]:
+        return [m for m in self.messages if m.severity in ("E", "F")]
+
+    @property
+    def warnings(self) -> list[LogMessage]:
+        return [m for m in self.messages if m.severity == "W"]
+
+    def net(self, phase: str | None = None, test_index: int | None = None, run: int | None = None) -> NetLog | None:
+        """The last net matching (phase, test index, run): ``log.net("TEST", 0)``."""
+        for net in reversed(self.net_logs):
+            if phase is not None and net.phase != phase:
+                continue
+            if test_index is not None and net.test_index != test_index:
+                continue
+            if run is not None and net.run != run:
+                continue
+            return net
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        it = self.train["iteration"].dropna()
+        return {
+            "path": self.path,
+            "lines": self.lines,
+            "glog_lines": self.glog_lines,
+            "runs": len(self.runs),
+            "nets": len(self.net_logs),
+            "train_rows": len(self.train),
+            "first_iteration": None if it.empty else int(it.iloc[0]),
+            "last_iteration": None if it.empty else int(it.iloc[-1]),
+            "test_rows": len(self.test),
+            "snapshots": len(self.snapshots),
+            "status": self.runs[-1].status if self.runs else None,
+            "fatal": self.fatal,
+        }
+
+    # ------------------------------------------------------------------ exports
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict. Numbers that were not logged are ``null``; logged non-finite values are
+        the strings ``"nan"``, ``"inf"`` and ``"-inf"`` (JSON has no NaN)."""
+        solver = self.solver
+        if solver is not None:
+            from google.protobuf.json_format import MessageToDict
+
+            solver_json: dict[str, Any] | None = MessageToDict(solver, preserving_proto_field_name=True)
+        else:
+            solver_json = echo_to_dict(self.solver_text) if self.solver_text is not None else None
+        return {
+            "path": self.path,
+            "nets": [net.to_dict() for net in self.net_logs],
+            "train": frame_records(self.train, self.missing.get("train"), first=["iteration", "loss", "lr",
+                                                                                  "seconds", "iters_per_s"]),
+            "test": frame_records(self.test, self.missing.get("test"), first=["iteration", "net"]),
+            "snapshots": frame_records(self.snapshots),
+            "restores": frame_records(self.restores),
+            "solver": solver_json,
+            "runs": [run.to_dict() for run in self.runs],
+            "errors": [{"line": m.line, "severity": m.severity, "message": m.message, "run": m.run}
+                       for m in self.errors],
+            "fatal": self.fatal,
+        }
+
+    def parse_log_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The train and test tables with Caffe's ``parse_log.py`` column names first: ``NumIters,
+        Seconds, LearningRate`` and one column per net output under its own name; then what
+        parse_log.py does not write (``TrainingLoss``: the displayed loss, ``IterPerSec``, ``Run``,
+        ``TestNet``)."""
+        tr, te = self.train, self.test
+        train = pd.DataFrame({"NumIters": tr["iteration"], "Seconds": tr["seconds"], "LearningRate": tr["lr"]})
+        train_missing = pd.DataFrame({"NumIters": tr["iteration"].isna(), "Seconds": tr["seconds"].isna(),
+                                      "LearningRate": self._miss("train", "lr")})
+        for col in tr.columns:
+            if col not in TRAIN_FIXED:
+                name = col.removeprefix("output:") if col.startswith("output:") else col
+                train[name] = tr[col]
+                train_missing[name] = self._miss("train", col)
+        for src, dst in (("loss", "TrainingLoss"), ("iters_per_s", "IterPerSec"), ("run", "Run")):
+            train[dst] = tr[src]
+            train_missing[dst] = self._miss("train", src)
+        test = pd.DataFrame({"NumIters": te["iteration"], "Seconds": te["seconds"], "LearningRate": te["lr"]})
+        test_missing = pd.DataFrame({"NumIters": te["iteration"].isna(), "Seconds": te["seconds"].isna(),
+                                     "LearningRate": te["lr"].isna()})
+        for col in te.columns:
+            if col not in TEST_FIXED:
+                name = col.removeprefix("output:") if col.startswith("output:") else col
+                test[name] = te[col]
+                test_missing[name] = self._miss("test", col)
+        for src, dst in (("net", "TestNet"), ("run", "Run")):
+            test[dst] = te[src]
+            test_missing[dst] = te[src].isna()
+        train.attrs["missing"] = train_missing
+        test.attrs["missing"] = test_missing
+        return train, test
+
+    def _miss(self, table: str, col: str) -> pd.Series:
+        frame = self.train if table == "train" else self.test
+        m = self.missing.get(table)
+        if m is not None and col in m:
+            return m[col]
+        return frame[col].isna()
+
+    def write_csv(self, directory: str | Path, name: str | None = None) -> tuple[Path, Path]:
+        """Write ``<name>.train`` and ``<name>.test`` (``name`` defaults to the log's file name) as
+        Caffe's ``tools/extra/parse_log.py`` does, but with every row and exact values."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        base = name or (Path(self.path).name if self.path else "caffe.log")
+        train, test = self.parse_log_frames()
+        paths = (out / f"{base}.train", out / f"{base}.test")
+        for frame, path in zip((train, test), paths, strict=True):
+            write_frame_csv(frame, frame.attrs["missing"], path)
+        return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# value formatting
+
+
+def json_value(v: Any, missing: bool = False) -> Any:
+    """A cell for JSON/CSV: None when not logged; non-finite floats as ``"nan"``/``"inf"``/``"-inf"``;
+    integral numpy values as int."""
+    if missing or v is None or v is pd.NA:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if math.isnan(f):
+            return "nan"
+        if math.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        return f
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v
+
+
+def frame_records(frame: pd.DataFrame, missing: pd.DataFrame | None = None,
+                  first: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of a DataFrame as JSON-ready dicts (columns in ``first`` lead)."""
+    cols = [c for c in (first or []) if c in frame.columns] + [c for c in frame.columns if c not in (first or [])]
+    if missing is None:
+        missing = frame.isna()
+    out = []
+    values = {c: frame[c].tolist() for c in cols}
+    miss = {c: (missing[c].tolist() if c in missing else [False] * len(frame)) for c in cols}
+    for i in range(len(frame)):
+        out.append({c: json_value(values[c][i], bool(miss[c][i])) for c in cols})
+    return out
+
+
+def _csv_cell(v: Any, missing: bool) -> str:
+    v = json_value(v, missing)
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def write_frame_csv(frame: pd.DataFrame, missing: pd.DataFrame, path: Path | Any) -> None:
+    """CSV with empty cells for values not logged and ``nan``/``inf`` for logged non-finite ones."""
+    def rows(f: Any) -> None:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(list(frame.columns))
+        cols = [frame[c].tolist() for c in frame.columns]
+        miss = [missing[c].tolist() if c in missing else [False] * len(frame) for c in frame.columns]
+        for i in range(len(frame)):
+            w.writerow([_csv_cell(col[i], bool(m[i])) for col, m in zip(cols, miss, strict=True)])
+
+    if isinstance(path, (str, Path)):
+        with open(path, "w", newline="") as f:
+            rows(f)
+    else:
+        rows(path)
+
+
+def echo_to_dict(text: str) -> dict[str, Any]:
+    """A text-format echo as nested dicts without the schema (repeated fields become lists)."""
+    root: dict[str, Any] = {}
+    stack = [root]
+
+    def put(d: dict[str, Any], key: str, value: Any) -> None:
+        if key in d:
+            if not isinstance(d[key], list) or (isinstance(value, list)):
+                d[key] = [d[key]]
+            d[key].append(value)
+        else:
+            d[key] = value
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line == "}":
+            if len(stack) > 1:
+                stack.pop()
+            continue
+        if line.endswith("{"):
+            child: dict[str, Any] = {}
+            put(stack[-1], line[:-1].strip().rstrip(":").strip(), child)
+            stack.append(child)
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        value = value.strip()
+        parsed: Any
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            parsed = value[1:-1]
+        else:
+            try:
+                parsed = int(value)
+            except ValueError:
+                try:
+                    parsed = float(value)
+                except ValueError:
+                    parsed = {"true": True, "false": False}.get(value, value)
+        put(stack[-1], key.strip(), parsed)
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# building the log from the parser's state
+
+
+def _int_na(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """int64 values with -1 meaning "not logged" -> a nullable Int64 array."""
+    values = np.asarray(values, dtype=np.int64)
+    return pd.arrays.IntegerArray(values.copy(), values < 0)
+
+
+def _concat(parts: list[dict[str, np.ndarray]], key: str, dtype: Any) -> np.ndarray:
+    if not parts:
+        return np.empty(0, dtype=dtype)
+    return np.concatenate([p[key] for p in parts])
+
+
+def _stamps(parser: Any, loss_line: np.ndarray, loss_date: np.ndarray, loss_tod: np.ndarray
+            ) -> tuple[np.ndarray, list[float], float]:
+    """Seconds since the start for the train rows and for the parser's other timed items.
+
+    The start is the first ``Solving`` line (as Caffe's parse_log.py/extract_seconds.py take it), or
+    the first stamped line when there is none."""
+    timed = parser.timed
+    heads = [t[1] for t in timed]
+    codes, tods = glog.head_stamps(heads)
+    lines = np.concatenate([loss_line, np.array([t[0] for t in timed], dtype=np.int64)])
+    all_codes = np.concatenate([loss_date, codes])
+    all_tods = np.concatenate([loss_tod, tods])
+    order = np.argsort(lines, kind="stable")
+    abs_sorted = glog.absolute_seconds(all_codes[order], all_tods[order])
+    absolute = np.empty_like(abs_sorted)
+    absolute[order] = abs_sorted
+    origin = math.nan
+    for i, t in enumerate(timed):
+        if t[2] == "solving" and not math.isnan(absolute[len(loss_line) + i]):
+            origin = float(absolute[len(loss_line) + i])
+            break
+    if math.isnan(origin):
+        finite = abs_sorted[~np.isnan(abs_sorted)]
+        origin = float(finite[0]) if len(finite) else math.nan
+    seconds = np.round(absolute - origin, 6)  # glog stamps are microseconds
+    return seconds[:len(loss_line)], [float(x) for x in seconds[len(loss_line):]], origin
+
+
+def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[float]]:
+    rp, sp, op = parser.row_parts, parser.lr_parts, parser.out_parts
+    L = {k: _concat(rp, k, float) for k in ("loss", "lr", "iters_per_s", "s_per_interval", "tod")}
+    for k in ("row", "run", "iteration", "interval_iters", "date", "line"):
+        L[k] = _concat(rp, k, np.int64)
+    for k in ("loss_missing", "lr_missing", "iters_per_s_missing", "s_per_interval_missing"):
+        L[k] = _concat(rp, k, bool)
+    by_row = np.argsort(L["row"], kind="stable")  # parts come per chunk and source; rows have ids
+    if not (by_row == np.arange(len(by_row))).all():
+        L = {k: v[by_row] for k, v in L.items()}
+    n = len(L["run"])
+    parser.row_parts = []  # concatenated: release the per-chunk parts before the tables are made
+    train_seconds, other_seconds, _ = _stamps(parser, L["line"], L["date"], L["tod"])
+    lr, lr_missing = L["lr"], L["lr_missing"]
+
+    # ``Iteration N, lr = x`` lines join the row of the same run and iteration (the last one wins)
+    s_run, s_it = _concat(sp, "run", np.int64), _concat(sp, "iteration", np.int64)
+    s_lr, s_miss = _concat(sp, "lr", float), _concat(sp, "lr_missing", bool)
+    extra: list[tuple[int, int, float, bool]] = []
+    if len(s_run):
+        skeys = s_run * (1 << 40) + s_it
+        rev = len(skeys) - 1 - np.unique(skeys[::-1], return_index=True)[1]  # last occurrence of each key
+        rev.sort()
+        ukeys, ulr, umiss = skeys[rev], s_lr[rev], s_miss[rev]
+        korder = np.argsort(ukeys)
+        ukeys, ulr, umiss = ukeys[korder], ulr[korder], umiss[korder]
+        keys = L["run"] * (1 << 40) + L["iteration"]
+        at = np.minimum(np.searchsorted(ukeys, keys), len(ukeys) - 1)
+        hit = ukeys[at] == keys
+        fill = hit & lr_missing
+        lr[fill] = ulr[at[fill]]
+        lr_missing[fill] = umiss[at[fill]]
+        used = np.zeros(len(ukeys), dtype=bool)
+        used[at[hit]] = True
+        for i in np.flatnonzero(~used).tolist():
+            extra.append((int(ukeys[i] >> 40), int(ukeys[i] & ((1 << 40) - 1)), float(ulr[i]), bool(umiss[i])))
+    m = len(extra)
+    total = n + m
+
+    def grow(a: np.ndarray, fill: Any) -> np.ndarray:
+        return np.concatenate([a, np.full(m, fill, dtype=a.dtype)]) if m else a
+
+    cols: dict[str, Any] = {
+        "run": grow(L["run"], 0),
+        "iteration": grow(L["iteration"], 0),
+        "seconds": grow(train_seconds, np.nan),
+        "loss": grow(L["loss"], np.nan),
+        "lr": grow(lr, np.nan),
+        "iters_per_s": grow(L["iters_per_s"], np.nan),
+        "s_per_interval": grow(L["s_per_interval"], np.nan),
+        "interval_iters": grow(L["interval_iters"], -1),
+        "line": grow(L["line"], -1),
+    }
+    miss: dict[str, np.ndarray] = {
+        "loss": grow(L["loss_missing"], True),
+        "lr": grow(lr_missing, True),
+        "iters_per_s": grow(L["iters_per_s_missing"], True),
+        "s_per_interval": grow(L["s_per_interval_missing"], True),
+    }
+    if m:
+        cols["run"][n:] = [e[0] for e in extra]
+        cols["iteration"][n:] = [e[1] for e in extra]
+        cols["lr"][n:] = [e[2] for e in extra]
+        miss["lr"][n:] = [e[3] for e in extra]
+
+    # Train net output columns (the long table in file order: by row, then output index)
+    names = {code: name.decode("utf-8", "replace") for name, code in parser.out_names.items()}
+    o_row, o_name = _concat(op, "row", np.int64), _concat(op, "name", np.int64)
+    o_idx = _concat(op, "index", np.int64)
+    if len(by_row) and not (by_row == np.arange(len(by_row))).all():
+        o_row = np.argsort(by_row)[o_row]  # row ids -> positions in the row table
+    o_order = np.lexsort((o_idx, o_row))
+    o_row, o_name, o_idx = o_row[o_order], o_name[o_order], o_idx[o_order]
+    o_val, o_vmiss = _concat(op, "value", float)[o_order], _concat(op, "value_missing", bool)[o_order]
+    o_w = np.where(_concat(op, "loss_weight_missing", bool), np.nan, _concat(op, "loss_weight", float))[o_order]
+    o_c = np.where(_concat(op, "weighted_missing", bool), np.nan, _concat(op, "weighted", float))[o_order]
+    parser.out_parts = []
+    taken = set(TRAIN_FIXED)
+    out_cols: dict[str, np.ndarray] = {}
+    out_miss: dict[str, np.ndarray] = {}
+    if len(o_name):
+        _, first = np.unique(o_name, return_index=True)
+        order_codes = o_name[np.sort(first)].tolist()  # in order of first appearance
+    else:
+        order_codes = []
+    for code in order_codes:
+        sel = o_name == code
+        col = np.full(total, np.nan)
+        cm = np.ones(total, dtype=bool)
+        col[o_row[sel]] = o_val[sel]
+        cm[o_row[sel]] = o_vmiss[sel]
+        name = output_column(names[code], taken)
+        out_cols[name] = col
+        out_miss[name] = cm
+
+    frame = pd.DataFrame(cols)
+    frame["iteration"] = pd.arrays.IntegerArray(cols["iteration"].astype(np.int64), np.zeros(total, dtype=bool))
+    frame["interval_iters"] = _int_na(cols["interval_iters"])
+    frame["line"] = _int_na(cols["line"])
+    for k, v in out_cols.items():
+        frame[k] = v
+    missing = pd.DataFrame({**{c: frame[c].isna().to_numpy() for c in TRAIN_FIXED}, **miss, **out_miss})
+    # rows in (run, iteration) order; rows of a key in file order
+    order = np.lexsort((np.arange(total), cols["iteration"], cols["run"]))
+    if not (order == np.arange(total)).all():
+        frame = frame.iloc[order].reset_index(drop=True)
+        missing = missing.iloc[order].reset_index(drop=True)
+
+    # the long table of Train net outputs
+    long = pd.DataFrame({
+        "run": cols["run"][o_row], "phase": "TRAIN",
+        "net": pd.arrays.IntegerArray(np.zeros(len(o_row), dtype=np.int64), np.ones(len(o_row), dtype=bool)),
+        "iteration": pd.arrays.IntegerArray(cols["iteration"][o_row].astype(np.int64), np.zeros(len(o_row), dtype=bool)),
+        "index": o_idx,
+        "name": np.array([names[c] for c in range(len(names))] or [""], dtype=object)[o_name],
+        "value": o_val,
+        "loss_weight": o_w,
+        "weighted": o_c,
+    })
+    return frame, missing, long, other_seconds
+
+
+def _test_frame(parser: Any, train: pd.DataFrame, seconds_of: dict[int, float]
+                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rows = [r for r in parser.tests if r["outputs"]]
+    n = len(rows)
+    taken = set(TEST_FIXED)
+    colname: dict[str, str] = {}
+    for r in rows:
+        for name in r["outputs"]:
+            if name not in colname:
+                colname[name] = output_column(name, taken)
+    run = np.fromiter((r["run"] for r in rows), np.int64, count=n)
+    it = np.fromiter((-1 if r["iteration"] is None else r["iteration"] for r in rows), np.int64, count=n)
+    net = np.fromiter((-1 if r["net"] is None else r["net"] for r in rows), np.int64, count=n)
+    line = np.fromiter((r["line"] for r in rows), np.int64, count=n)
+    seconds = np.fromiter((seconds_of.get(id(r), math.nan) for r in rows), np.float64, count=n)
+    # lr: the one logged at the same run and iteration's display
+    lr = np.full(n, np.nan)
+    if len(train) and n:
+        tr_keys = train["run"].to_numpy() * (1 << 40) + train["iteration"].to_numpy(dtype=np.int64, na_value=-1)
+        tr_lr = train["lr"].to_numpy()
+        keep = ~np.isnan(tr_lr)
+        tk, tl = tr_keys[keep], tr_lr[keep]
+        first = np.unique(tk, return_index=True)[1]
+        tk, tl = tk[first], tl[first]
+        keys = run * (1 << 40) + it
+        at = np.minimum(np.searchsorted(tk, keys), max(len(tk) - 1, 0))
+        hit = (len(tk) > 0) & (tk[at] == keys) & (it >= 0) if len(tk) else np.zeros(n, dtype=bool)
+        lr[hit] = tl[at[hit]]
+    data: dict[str, Any] = {"run": run, "iteration": _int_na(it), "net": _int_na(net), "seconds": seconds, "lr": lr,
+                            "line": _int_na(line)}
+    miss: dict[str, np.ndarray] = {}
+    long_cols: dict[str, list[Any]] = {k: [] for k in ("run", "net", "iteration", "index", "name", "value",
+                                                        "loss_weight", "weighted")}
+    for name, col in colname.items():
+        vals = np.full(n, np.nan)
+        m = np.ones(n, dtype=bool)
+        for i, r in enumerate(rows):
+            got = r["outputs"].get(name)
+            if got is not None:
+                vals[i] = got[1]
+                m[i] = math.isnan(got[1]) and got[4].strip().lower().lstrip(b"+-") not in (b"nan", b"inf",
+                                                                                            b"infinity")
+        data[col] = vals
+        miss[col] = m
+    for r in rows:
+        for name, (idx, val, w, c, _raw) in r["outputs"].items():
+            long_cols["run"].append(r["run"])
+            long_cols["net"].append(r["net"])
+            long_cols["iteration"].append(r["iteration"])
+            long_cols["index"].append(idx)
+            long_cols["name"].append(name)
+            long_cols["value"].append(val)
+            long_cols["loss_weight"].append(math.nan if w is None else w)
+            long_cols["weighted"].append(math.nan if c is None else c)
+    frame = pd.DataFrame(data)
+    missing = pd.DataFrame({**{c: frame[c].isna().to_numpy() for c in TEST_FIXED}, **miss})
+    long = pd.DataFrame({"run": long_cols["run"], "phase": "TEST",
+                         "net": pd.array(long_cols["net"], dtype="Int64"),
+                         "iteration": pd.array(long_cols["iteration"], dtype="Int64"),
+                         "index": pd.array(long_cols["index"], dtype="Int64"), "name": long_cols["name"],
+                         "value": np.array(long_cols["value"], dtype=float),
+                         "loss_weight": np.array(long_cols["loss_weight"], dtype=float),
+                         "weighted": np.array(long_cols["weighted"], dtype=float)})
+    return frame, missing, long
+
+
+def _finish_nets(parser: Any) -> None:
+    for net in parser.nets:
+        types = echo_layer_types(net.param_text) if net.param_text else {}
+        for rec in net.layers:
+            if rec.type is None:
+                t = types.get(rec.name)
+                if t is None and rec.name.endswith("_split") and rec.tops and all(
+                        top.startswith(rec.name + "_") for top in rec.tops):
+                    t = "Split"  # inserted by Caffe's InsertSplits, so not in the echo
+                rec.type = t
+        if net.name is None and 0 <= net.run < len(parser.runs):
+            net.name = parser.runs[net.run].net_name or None
+
+
+_LAYER_ATTRS = ["name", "type", "bottoms", "tops", "in_place", "top_shapes", "top_counts", "legacy_shapes",
+                "loss_weights", "memory_bytes", "needs_backward", "line", "top_shape_lines", "memory_line"]
+
+
+def _int_list(values: list[int | None]) -> pd.arrays.IntegerArray:
+    arr = np.fromiter((-1 if v is None else v for v in values), np.int64, count=len(values))
+    return pd.arrays.IntegerArray(arr, np.fromiter((v is None for v in values), bool, count=len(values)))
+
+
+def _layers_frame(nets: list[NetLog]) -> pd.DataFrame:
+    cols: dict[str, list[Any]] = {c: [] for c in ["net", "run", "net_name", "phase", "test_index", "position"]}
+    get = attrgetter(*_LAYER_ATTRS)
+    records: list[tuple[Any, ...]] = []
+    for net in nets:
+        k = len(net.layers)
+        cols["net"] += [net.index] * k
+        cols["run"] += [net.run] * k
+        cols["net_name"] += [net.name] * k
+        cols["phase"] += [net.phase] * k
+        cols["test_index"] += [net.test_index] * k
+        cols["position"] += range(k)
+        records += map(get, net.layers)
+    per_attr = list(zip(*records, strict=True)) if records else [[] for _ in _LAYER_ATTRS]
+    for attr, values in zip(_LAYER_ATTRS, per_attr, strict=True):
+        cols[attr] = list(values)
+    frame = pd.DataFrame(cols)
+    for c in ("test_index", "memory_bytes", "line", "memory_line"):
+        frame[c] = _int_list(cols[c])
+    return frame
+
+
+def _nets_frame(nets: list[NetLog]) -> pd.DataFrame:
+    cols = {"net": [n.index for n in nets], "run": [n.run for n in nets], "name": [n.name for n in nets],
+            "phase": [n.phase for n in nets], "test_index": _int_list([n.test_index for n in nets]),
+            "source": [n.source for n in nets], "layers": [len(n.layers) for n in nets],
+            "outputs": [list(n.outputs) for n in nets], "memory_bytes": _int_list([n.memory_bytes for n in nets]),
+            "line": _int_list([n.line for n in nets]), "done": [n.done for n in nets]}
+    return pd.DataFrame(cols)
+
+
+def build_log(parser: Any) -> CaffeLog:
+    """Assemble the `CaffeLog` from a closed `LogParser`."""
+    train, train_missing, train_long, other_seconds = _train_frame(parser)
+    seconds_of = {id(t[3]): s for t, s in zip(parser.timed, other_seconds, strict=True) if t[2] == "test"}
+    test, test_missing, test_long = _test_frame(parser, train, seconds_of)
+    _finish_nets(parser)
+    outputs = pd.concat([f for f in (train_long, test_long) if len(f)], ignore_index=True) if (
+        len(train_long) or len(test_long)) else train_long
+    snapshots = pd.DataFrame(parser.snapshots, columns=["run", "iteration", "kind", "format", "file", "line"])
+    snapshots["iteration"] = _int_list([r["iteration"] for r in parser.snapshots])
+    restores = pd.DataFrame(parser.restores, columns=["run", "kind", "file", "line"])
+    return CaffeLog(
+        path=parser.path,
+        runs=parser.runs,
+        net_logs=parser.nets,
+        train=train,
+        test=test,
+        outputs=outputs,
+        layers=_layers_frame(parser.nets),
+        nets=_nets_frame(parser.nets),
+        snapshots=snapshots,
+        restores=restores,
+        messages=parser.messages,
+        lines=parser._lines,
+        glog_lines=parser.glog_lines,
+        orphan_outputs=parser.orphans,
+        missing={"train": train_missing, "test": test_missing},
+    )

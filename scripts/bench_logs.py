@@ -1,0 +1,197 @@
+"""Benchmark: full extraction of a >= 100 MB Caffe log (target >= 120 MB/s, memory flat in the file size).
+
+Builds the log in a temp dir by concatenating the real logs of ../shared (corpus + caffe-ref fixtures,
+in their file order, repeated), then measures, each in a fresh subprocess (so that peak RSS is its
+own):
+
+* ``caffecx`` -- ``caffecx.logs.parse_log(path)``: runs, nets with every layer, train/test tables with
+  all outputs, snapshots, errors; the default splits a big file across the CPUs; ``workers=1`` is the
+  same parse in one process;
+* the peer -- a minimal re-statement, written here, of the approach of Caffe's
+  ``tools/extra/parse_log.py`` (it is not copied and nothing is downloaded): read the log line by
+  line, search every line with its regexes (``Iteration (\\d+)``, ``lr = ...``, ``Train net output``,
+  ``Test net output``) and parse every line's glog timestamp once training has started. It extracts
+  far less (no nets, no runs, drops the last display row).
+
+Peak memory is shown for a quarter, half and the whole file: caffecx's grows only with the tables
+(rows x columns), not with the bytes read.
+Run: python scripts/bench_logs.py [--mb 100] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CAFFECX_SHARED", REPO.parent / "shared"))
+
+PEER = r'''
+import datetime, re, sys, time, resource
+# A minimal re-statement of the approach of Caffe's tools/extra/parse_log.py (+ extract_seconds.py),
+# written for this benchmark: every line is searched with each regex; the timestamp of every line
+# after the first "Iteration" is parsed; rows are made from the output lines.
+RE_ITER = re.compile(r"Iteration (\d+)")
+RE_TRAIN = re.compile(r"Train net output #(\d+): (\S+) = ([\.\deE+-]+)")
+RE_TEST = re.compile(r"Test net output #(\d+): (\S+) = ([\.\deE+-]+)")
+RE_LR = re.compile(r"lr = ([-+]?[0-9]*\.?[0-9]+([eE]?[-+]?[0-9]+)?)")
+
+def stamp(line, year):
+    fields = line.strip().split()
+    month, day = int(fields[0][1:3]), int(fields[0][3:5])
+    hms, _, micro = fields[1].rpartition(".")
+    h, m, s = (int(x) for x in hms.split(":"))
+    return datetime.datetime(year, month, day, h, m, s, int(micro))
+
+def add(regex, row, rows, line, iteration, seconds, lr):
+    m = regex.search(line)
+    if m:
+        if row is None or row["NumIters"] != iteration:
+            if row is not None:
+                rows.append(row)
+            row = {"NumIters": iteration, "Seconds": seconds, "LearningRate": lr}
+        row[m.group(2)] = float(m.group(3))
+    if row is not None and rows and len(row) == len(rows[0]):
+        rows.append(row)
+        row = None
+    return row
+
+t0 = time.perf_counter()
+train, test, train_row, test_row = [], [], None, None
+iteration, lr, start = -1, float("nan"), None
+with open(sys.argv[1], errors="replace") as f:
+    for line in f:
+        m = RE_ITER.search(line)
+        if m:
+            iteration = float(m.group(1))
+        if iteration == -1:
+            continue
+        try:
+            when = stamp(line, 2016)
+        except (ValueError, IndexError):
+            continue  # parse_log.py exits here; the re-statement skips the line
+        if start is None:
+            start = when
+        seconds = (when - start).total_seconds()
+        m = RE_LR.search(line)
+        if m:
+            lr = float(m.group(1))
+        train_row = add(RE_TRAIN, train_row, train, line, iteration, seconds, lr)
+        test_row = add(RE_TEST, test_row, test, line, iteration, seconds, lr)
+dt = time.perf_counter() - t0
+print(dt, len(train) + len(test), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+'''
+
+EVENTS = r'''
+import sys, time, resource
+from caffecx.logs import iter_events
+t0 = time.perf_counter()
+n = sum(1 for _ in iter_events(sys.argv[1]))
+dt = time.perf_counter() - t0
+print(dt, n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, 0)
+'''
+
+OURS = r'''
+import sys, time, resource
+from caffecx.logs import parse_log  # imports (numpy, pandas) are not part of the extraction
+import caffecx.logs.fastscan, caffecx.logs.tables  # noqa
+t0 = time.perf_counter()
+log = parse_log(sys.argv[1], workers=None if sys.argv[2] == "auto" else int(sys.argv[2]))
+dt = time.perf_counter() - t0
+tables = sum(int(getattr(log, n).memory_usage(deep=False).sum()) for n in ("train", "test", "outputs", "layers"))
+peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(dt, len(log.train) + len(log.test), peak * 1024, tables)
+'''
+
+
+def build(folder: Path, mb: float) -> list[Path]:
+    sources = sorted((SHARED / "corpus" / "logs").glob("*.log")) + sorted((SHARED / "fixtures").rglob("*.log"))
+    if not sources:
+        sys.exit(f"no logs under {SHARED}")
+    blob = b"".join(p.read_bytes() for p in sources)
+    copies = max(1, int(mb * 1e6 / len(blob)) + 1)
+    out = []
+    for frac, name in ((0.25, "quarter.log"), (0.5, "half.log"), (1.0, "full.log")):
+        path = folder / name
+        n = max(1, round(copies * frac))
+        with open(path, "wb") as f:
+            for _ in range(n):
+                f.write(blob)
+        out.append(path)
+    return out
+
+
+def run(code: str, *args: str) -> list[float]:
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+    return [float(x) for x in res.stdout.split()]
+
+
+def best(code: str, path: Path, *args: str, runs: int = 2) -> list[float]:
+    results = [run(code, str(path), *args) for _ in range(runs)]
+    return min(results, key=lambda r: r[0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=100.0, help="size of the built log in MB (default 100)")
+    ap.add_argument("--runs", type=int, default=2, help="best of N runs per measurement (default 2)")
+    ap.add_argument("--keep", help="build the logs in this folder and keep them")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = ap.parse_args()
+    tmp = None
+    if args.keep:
+        folder = Path(args.keep)
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="caffecx-bench-")
+        folder = Path(tmp.name)
+    try:
+        paths = build(folder, args.mb)
+        full = paths[-1]
+        size = full.stat().st_size / 1e6
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        print(f"log: {size:.1f} MB ({full.stat().st_size:,} bytes) built from the real logs of {SHARED}; {cpus} CPU(s)")
+        rows = []
+        t = best(OURS, full, "auto", runs=args.runs)
+        rows.append(("caffecx parse_log (default: split across CPUs)", t, size))
+        t1 = best(OURS, full, "1", runs=args.runs)
+        rows.append(("caffecx parse_log(workers=1)", t1, size))
+        peer = best(PEER, full, runs=1)
+        rows.append(("peer: re-statement of parse_log.py's approach", peer, size))
+        print(f"\n{'tool':50s} {'seconds':>8s} {'MB/s':>7s} {'rows':>8s} {'peak RSS MB':>11s} {'x peer':>7s}")
+        print("-" * 96)
+        for name, r, mb in rows:
+            print(f"{name:50s} {r[0]:8.2f} {mb / r[0]:7.1f} {int(r[1]):8d} {r[2] / 1e6:11.0f} "
+                  f"{(mb / r[0]) / (size / peer[0]):7.2f}")
+        print("\nmemory with the file size: parse_log(workers=1) keeps every table (they grow with the rows);")
+        print("iter_events streams the same facts and keeps none (the parser's working set alone)")
+        print(f"{'file MB':>8s} {'parse_log peak RSS MB':>22s} {'its tables MB':>14s} "
+              f"{'iter_events peak RSS MB':>24s} {'events':>9s} {'events MB/s':>12s}")
+        mem = []
+        for path in paths:
+            r = best(OURS, path, "1", runs=1)
+            e = best(EVENTS, path, runs=1)
+            mb = path.stat().st_size / 1e6
+            mem.append({"mb": mb, "parse_log_peak": r[2], "tables": r[3], "iter_events_peak": e[2]})
+            print(f"{mb:8.1f} {r[2] / 1e6:22.0f} {r[3] / 1e6:14.1f} {e[2] / 1e6:24.0f} {int(e[1]):9d} "
+                  f"{mb / e[0]:12.1f}")
+        target = size / rows[0][1][0]
+        print(f"\ntarget >= 120 MB/s: {'met' if target >= 120 else 'NOT met'} ({target:.1f} MB/s)")
+        if args.json:
+            print(json.dumps({"mb": size, "cpus": cpus, "results": [{"tool": n, "seconds": r[0], "mb_s": mb / r[0],
+                                                                     "rows": r[1], "peak_rss": r[2]}
+                                                                    for n, r, mb in rows],
+                              "memory": mem}))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

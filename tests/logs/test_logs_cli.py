@@ -1,0 +1,100 @@
+"""``caffecx log``: JSON contract, parse_log.py-style CSV, plots, exit status 2 on a bad path."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from paths import CORPUS, LENET, REPO
+
+from caffecx.cli import main
+
+LENET_LOG = LENET / "lenet_train.log"
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["log", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_contract_for_lenet(capsys) -> None:
+    code, out, _ = run_cli(capsys, LENET_LOG, "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert {"nets", "train", "test", "snapshots", "solver"} <= set(doc)
+    assert len(doc["nets"]) == 2 and [(n["name"], n["phase"]) for n in doc["nets"]] == [("LeNet", "TRAIN"),
+                                                                                         ("LeNet", "TEST")]
+    conv1 = next(layer for layer in doc["nets"][0]["layers"] if layer["name"] == "conv1")
+    assert {"name", "type", "bottoms", "tops", "top_shapes", "memory_bytes"} <= set(conv1)
+    assert (conv1["type"], conv1["bottoms"], conv1["tops"], conv1["top_shapes"], conv1["memory_bytes"]) == (
+        "Convolution", ["data"], ["conv1"], [[64, 20, 24, 24]], 3150080)
+    train = doc["train"]
+    assert len(train) == 21 and [r["iteration"] for r in train] == list(range(0, 1001, 50))
+    assert {"iteration", "loss", "lr", "seconds", "iters_per_s"} <= set(train[0])
+    assert train[0]["iters_per_s"] == 1.47955e9 and train[0]["lr"] == 0.01 and train[0]["output:loss"] == 2.37704
+    assert train[-1]["loss"] == 0.000447371 and train[-1]["lr"] is None  # not logged for the final display
+    test = doc["test"]
+    assert [r["iteration"] for r in test] == [0, 250, 500, 750, 1000]
+    assert test[-1]["accuracy"] == 0.994 and test[-1]["net"] == 0 and test[-1]["loss"] == 0.0214552
+    assert [s["file"] for s in doc["snapshots"]][:2] == ["examples/mnist/lenet_iter_500.caffemodel",
+                                                         "examples/mnist/lenet_iter_500.solverstate"]
+    if doc["solver"] is not None:  # with the schema (or its text fallback)
+        assert doc["solver"]["max_iter"] == 1000 and doc["solver"]["lr_policy"] == "inv"
+
+
+def test_bundled_copy_is_the_fixture() -> None:
+    assert (REPO / "logs" / "lenet_train.log").read_bytes() == LENET_LOG.read_bytes()
+    rows = list(csv.reader((REPO / "logs" / "PROVENANCE.tsv").read_text().splitlines(), delimiter="\t"))
+    assert rows[0][:4] == ["file", "source", "commit", "license"] and rows[1][0] == "lenet_train.log"
+    assert "9b8915401" in rows[1][2] and rows[1][3] == "BSD-2-Clause"
+
+
+def test_csv_files_like_parse_log(capsys, tmp_path) -> None:
+    code, _, err = run_cli(capsys, LENET_LOG, "--csv", tmp_path)
+    assert code == 0 and "lenet_train.log.train" in err
+    with open(tmp_path / "lenet_train.log.train") as f:
+        train = list(csv.DictReader(f))
+    with open(tmp_path / "lenet_train.log.test") as f:
+        test = list(csv.DictReader(f))
+    assert list(train[0])[:4] == ["NumIters", "Seconds", "LearningRate", "loss"]  # parse_log.py's names
+    assert len(train) == 21 and train[-1]["NumIters"] == "1000"  # parse_log.py drops this last row
+    assert train[-1]["TrainingLoss"] == "0.000447371" and train[-1]["loss"] == "" and train[0]["loss"] == "2.37704"
+    assert list(test[0])[:5] == ["NumIters", "Seconds", "LearningRate", "accuracy", "loss"]
+    assert [r["NumIters"] for r in test] == ["0", "250", "500", "750", "1000"] and test[-1]["accuracy"] == "0.994"
+
+
+def test_csv_and_table_to_stdout(capsys) -> None:
+    code, out, _ = run_cli(capsys, LENET_LOG, "--format", "csv")
+    rows = list(csv.DictReader(out.splitlines()))
+    assert code == 0 and len(rows) == 21 and rows[-1]["loss"] == "0.000447371" and rows[-1]["lr"] == ""
+    code, out, _ = run_cli(capsys, LENET_LOG)
+    assert code == 0 and "21 train rows" in out and "LeNet" in out and "accuracy" in out
+
+
+def test_plot_of_several_logs(capsys, tmp_path) -> None:
+    png = tmp_path / "curves.png"
+    code, out, err = run_cli(capsys, LENET_LOG, CORPUS / "logs" / "caffenet-benchmark__colorspace__LAB.log",
+                             "--plot", png)
+    assert code == 0 and out == "" and "curves.png" in err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10000
+
+
+def test_several_logs_as_json(capsys) -> None:
+    code, out, _ = run_cli(capsys, LENET_LOG, CORPUS / "logs" / "bvlc-caffe-docs__mnist_2014.log", "--format", "json")
+    docs = json.loads(out)
+    assert code == 0 and [len(d["train"]) for d in docs] == [21, 1]
+
+
+def test_bad_paths_exit_2(capsys, tmp_path) -> None:
+    code, _, err = run_cli(capsys, tmp_path / "missing.log")
+    assert code == 2 and "missing.log: no such log file" in err
+    code, _, err = run_cli(capsys, tmp_path)
+    assert code == 2 and "is a directory" in err
+
+
+def test_a_log_that_is_only_a_shell_error(capsys) -> None:
+    path = CORPUS / "logs" / "caffenet-benchmark__solvers__bad__caffenet128_lsuv_adaadam_lr_001_09_0999_1e-8.log"
+    code, out, err = run_cli(capsys, path, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["train"] == [] and doc["nets"] == [] and "no glog line" in err
