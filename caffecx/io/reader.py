@@ -102,47 +102,15 @@ def parse_text(
             message.Clear()
 
 
-def _top_fields(text: str) -> list[tuple[str, int]]:
-    toks = textscan.tokens(text)
-    return [(name, textscan.line_col(text, toks[i].start)[0]) for name, i in textscan.top_level_fields(toks)]
-
-
 def _layer_lines(text: str) -> list[tuple[str, int]]:
     """(layer name, line) of each top-level `layer {` / `layers {` block, in file order."""
-    toks = textscan.tokens(text)
-    out = []
-    for name, i in textscan.top_level_fields(toks):
-        if name not in ("layer", "layers"):
-            continue
-        line = textscan.line_col(text, toks[i].start)[0]
-        depth, j, lname = 0, i + 1, ""
-        while j < len(toks):
-            t = toks[j]
-            if t.kind == "punct" and t.text in "{<":
-                depth += 1
-            elif t.kind == "punct" and t.text in "}>":
-                depth -= 1
-                if depth == 0:
-                    break
-            elif (
-                depth in (1, 2)
-                and t.text == "name"
-                and j + 2 < len(toks)
-                and toks[j + 1].text == ":"
-                and toks[j + 2].kind == "string"
-            ):
-                lname = lname or toks[j + 2].text[1:-1]
-                if depth == 1:
-                    lname = toks[j + 2].text[1:-1]
-                    break
-            j += 1
-        out.append((lname, line))
-    return out
+    _, blocks = textscan.outline(text)
+    return [(name, line) for field_name, name, line in blocks if field_name in ("layer", "layers")]
 
 
 def is_solver_text(text: str) -> bool:
     """True when the text is a SolverParameter: judged by its top-level field names, not the file name."""
-    names = {n for n, _ in _top_fields(text)}
+    names = set(textscan.outline(text)[0])
     solver_fields = set(caffe_pb2.SolverParameter.DESCRIPTOR.fields_by_name)
     return bool(names & (solver_fields - _NET_ONLY)) and not names & {"layer", "layers"}
 

@@ -1,8 +1,8 @@
 """A small scanner for protobuf text format, used where `text_format` gives no positions.
 
-It finds the line of each top-level field (so layers can be located in their file), names the
-top-level fields (to tell a net from a solver), and finds the extent of one field (to skip a field
-no schema defines while keeping every other line and column where it was).
+`outline` finds the line of each top-level block (so layers can be located in their file) and names
+the top-level fields (to tell a net from a solver); `field_extent` finds the extent of one field (to
+skip a field no schema defines while keeping every other line and column where it was).
 """
 
 from __future__ import annotations
@@ -64,30 +64,6 @@ def offset_of(text: str, line: int, col: int) -> int:
 _OPEN = {"{": "}", "<": ">", "[": "]"}
 
 
-def top_level_fields(toks: list[Token]) -> list[tuple[str, int]]:
-    """(name, token index) of each field at nesting depth 0, in order."""
-    out: list[tuple[str, int]] = []
-    depth = 0
-    expect_name = True
-    for i, t in enumerate(toks):
-        if t.kind == "punct" and t.text in "{<[":
-            depth += 1
-            expect_name = True
-            continue
-        if t.kind == "punct" and t.text in "}>]":
-            depth -= 1
-            expect_name = True
-            continue
-        if depth == 0 and t.kind == "ident" and expect_name:
-            nxt = toks[i + 1] if i + 1 < len(toks) else None
-            if nxt is not None and nxt.kind == "punct" and nxt.text in ":{<":
-                out.append((t.text, i))
-                expect_name = nxt.text != ":"
-                continue
-        expect_name = True
-    return out
-
-
 def field_extent(text: str, start: int) -> int:
     """End offset of the field whose name starts at offset `start` (name, optional ':', value)."""
     toks = tokens(text[start:])
@@ -125,3 +101,57 @@ def blank(text: str, start: int, end: int) -> str:
     """`text` with [start, end) replaced by spaces, newlines kept (positions stay valid)."""
     middle = "".join(c if c == "\n" else " " for c in text[start:end])
     return text[:start] + middle + text[end:]
+
+
+_OUTLINE = re.compile(
+    r"""
+    \b(?P<name>name)\s*:\s*"(?P<value>(?:[^"\\\n]|\\.)*)"
+  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<comment>\#[^\n]*)
+  | (?P<open>[{<])
+  | (?P<close>[}>])
+  | (?P<field>\b[A-Za-z_]\w*)\s*(?=[:{<])
+    """,
+    re.VERBOSE,
+)
+
+
+def outline(text: str) -> tuple[list[str], list[tuple[str, str, int]]]:
+    """A fast one-pass outline: (top-level field names, [(field, name, line)] of each top-level block).
+
+    For a block such as ``layer { name: "conv1" ... }`` the entry is ("layer", "conv1", its line).
+    Only braces, field names and ``name:`` values are matched, so it is cheap on large nets.
+    """
+    names: list[str] = []
+    blocks: list[tuple[str, str, int]] = []
+    depth = 0
+    pending: tuple[str, int] | None = None
+    current: list | None = None
+    inner = ""
+    for m in _OUTLINE.finditer(text):
+        kind = m.lastgroup
+        if kind == "value" or m.group("name"):
+            if depth == 0:
+                names.append("name")
+            elif current is not None and not current[1] and (depth == 1 or (depth == 2 and inner == "layer")):
+                current[1] = m.group("value")  # depth 2: a V0 net's `layers { layer { name: ... } }`
+        elif kind == "field":
+            if depth == 0:
+                names.append(m.group("field"))
+                pending = (m.group("field"), m.start())
+            elif depth == 1:
+                inner = m.group("field")
+        elif kind == "open":
+            if depth == 0 and pending is not None:
+                current = [pending[0], "", pending[1]]
+                blocks.append(current)  # type: ignore[arg-type]
+            depth += 1
+        elif kind == "close":
+            depth -= 1
+            if depth == 0:
+                current = None
+                pending = None
+    out = []
+    for field_name, block_name, start in blocks:
+        out.append((field_name, block_name, text.count("\n", 0, start) + 1))
+    return names, out
