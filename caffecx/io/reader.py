@@ -50,7 +50,8 @@ def read_source(source: Source) -> tuple[str, str | None]:
     try:
         return data.decode("utf-8"), str(path)
     except UnicodeDecodeError as err:
-        line, col = textscan.line_col(data[: err.start].decode("utf-8", "replace"), err.start)
+        prefix = data[: err.start].decode("utf-8", "replace")
+        line, col = textscan.line_col(prefix, len(prefix))
         raise ParseError(
             "not a text prototxt (invalid UTF-8; binary .caffemodel files are read with read_caffemodel)",
             path=str(path),

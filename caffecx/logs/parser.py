@@ -4,10 +4,12 @@
 size apart from the tables themselves) and `LogParser.close` returns a `caffecx.logs.CaffeLog`.
 
 Speed: a training log is mostly per-iteration lines (``Iteration N, loss = x``, ``Train net output
-#k: name = v``, ``Iteration N, lr = x``) and net set-up lines. One compiled regex, anchored on the
-``] `` that ends every glog prefix, recognises those kinds and captures their fields in C; every
-other glog line goes to a dispatch on the first bytes of its message and only then to a regex.
-Values stay bytes until the end of a chunk, where numpy converts whole columns at once.
+#k: name = v``, ``Iteration N, lr = x``). `caffecx.logs.fastscan` finds every line and the kind of its
+message with numpy and parses those three kinds without a Python loop; every other glog line goes,
+in file order, to a dispatch on the first bytes of its message (`LogParser._rest`) and only then to a
+regex. The same dispatch handles every line when events are wanted (``line_by_line``); both paths give
+the same result. A file of 32 MB or more is cut at display lines and its parts are parsed in parallel
+processes (`parse_log`, `merge_parsers`).
 
 The wordings reproduced are those of BVLC Caffe's ``solver.cpp``, ``sgd_solver.cpp``, ``net.cpp``,
 ``caffe.cpp`` and ``layer_factory.hpp`` from 2014 to 2017 (and forks that kept them): the 2014

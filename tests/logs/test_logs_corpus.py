@@ -15,7 +15,7 @@ from paths import CORPUS, FIXTURES, files
 
 from caffecx.logs import LogParser, parse_log
 
-LOGS = files(CORPUS / "logs", ".log") + files(FIXTURES, ".log")
+LOGS = files(CORPUS, ".log") + files(FIXTURES, ".log")
 
 # name -> {"train": [(row, {col: value})], "test": [(row, {col: value})], "layer": (net, name, shapes, memory,
 #          shape line, memory line), "runs": n, "nets": n, ...}
@@ -113,7 +113,10 @@ EXPECT: dict[str, dict] = {
         "test": [(0, {"iteration": 1000, "acc": 0.0204202, "loss": 6.04265, "line": 9034})],
         "layer": (0, "data", [[64, 3, 128, 128], [64]], 12583168, [3689, 3690], 3691),
     },
-    "caffenet-benchmark__img__caffenet128_bn_after_tanh_again_05.log": {"runs": 1, "nets": 1, "train_rows": 0},
+    "caffenet-benchmark__img__caffenet128_bn_after_tanh_again_05.log": {  # cut at 16 KB, in the net echo
+        "runs": 1, "nets": 1, "train_rows": 0, "test_rows": 0, "solver_text": "base_lr: 0.01\ndisplay: 20\n",
+        "filtered": ["data", "conv1_BN", "conv2_BN", "conv3_BN", "conv4_BN", "conv5_BN", "fc6_BN", "fc7_BN",
+                     "accuracy"]},
     "caffenet-benchmark__solvers__bad__caffenet128_lsuv_adaadam_lr_001_09_0999_1e-8.log": {
         "runs": 0, "nets": 0, "train_rows": 0, "glog_lines": 0},
     "caffenet-benchmark__solvers__bad__caffenet_lsuv_rmsprop_05_lr001.log": {
@@ -176,6 +179,10 @@ def test_log_reads_as_written(path) -> None:
         assert log.errors and log.errors[0].message.startswith(exp["first_fatal"])
     if "aborted" in exp:
         assert exp["aborted"] in log.fatal
+    if "solver_text" in exp:
+        assert exp["solver_text"] in log.runs[0].solver_text
+    if "filtered" in exp:
+        assert log.net_logs[0].filtered_layers == exp["filtered"] and log.net_logs[0].phase == "TRAIN"
 
 
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
