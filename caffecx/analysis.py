@@ -309,6 +309,10 @@ def analyze(
         rows.append(row)
         if node.type in POOLING_TYPES:
             stage += 1
+    net_notes = [f"layer '{r.name}': {r.note}" for r in rows if r.known and r.note]
+    for note in net_notes:
+        if note not in net.notes:
+            net.notes.append(note)
     for row in rows:
         if data_batch and row.weights and row.known:
             row.compute_param_ratio = row.macs / data_batch / row.weights
@@ -366,6 +370,8 @@ def _analyze_layer(
         raise err.with_location(path=net.path, line=node.line, layer=node.name) from None
     if node.blobs:
         check_weights(node, [b.shape for b in blobs], net.weights_path)
+    elif net.weights_path and any(b.learnable for b in blobs):
+        row.note = "no weights for this layer in the weights file (Caffe keeps its filler values)"
     for t, s in zip(node.tops, tops, strict=True):
         shapes[t] = s
     row.top_shapes = [list(s) for s in tops]

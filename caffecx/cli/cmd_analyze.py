@@ -87,4 +87,7 @@ def run(args: argparse.Namespace) -> int:
     out.write(("\n" if args.format == "markdown" else "") + summary + "\n")
     for name, type_, reason in result.unknown:
         print(f"warning: layer '{name}' ({type_}): {reason}", file=sys.stderr)
+    for row in result.layers:
+        if row.known and row.note:
+            print(f"warning: layer '{row.name}': {row.note}", file=sys.stderr)
     return 0

@@ -178,3 +178,15 @@ def test_fixture_nets_analyze_with_their_weights() -> None:
         analyze(net)
         assert any(node.blobs for node in net)
     assert FIXTURES.exists()
+
+
+def test_layers_missing_from_the_weights_file_are_named(tmp_path, capsys) -> None:
+    text = (LENET / "lenet.prototxt").read_text().replace('name: "ip2"', 'name: "ip2_new"')
+    p = tmp_path / "renamed.prototxt"
+    p.write_text(text)
+    net = load_net(p, weights=LENET / "lenet_iter_1000.caffemodel")
+    result = analyze(net)
+    assert "no weights" in result.layer("ip2_new").note
+    assert "Ignoring source layer ip2" in net.notes
+    assert main(["analyze", str(p), "--weights", str(LENET / "lenet_iter_1000.caffemodel")]) == 0
+    assert "layer 'ip2_new': no weights" in capsys.readouterr().err
