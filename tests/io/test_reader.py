@@ -12,9 +12,11 @@ from caffecx.io import (
     array_to_blob,
     blob_to_array,
     is_solver_text,
+    read_blobproto,
     read_caffemodel,
     read_net_text,
     read_solver,
+    read_solverstate,
     to_text,
     write_caffemodel,
 )
@@ -170,3 +172,45 @@ def test_blob_conversion_round_trips() -> None:
     assert (legacy.num, legacy.channels, legacy.height, legacy.width) == (1, 1, 3, 4)
     d = np.linspace(0, 1, 5)
     assert blob_to_array(array_to_blob(d)).dtype == np.float64
+
+
+def _varint(x: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, x = x & 0x7F, x >> 7
+        out.append(b | 0x80 if x else b)
+        if not x:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def test_caffemodel_over_protobufs_64mb_default_limit(tmp_path) -> None:
+    """VGG-16's caffemodel is ~550 MB: files past protobuf's classic 64 MB limit must load."""
+    values = np.arange(18_000_000, dtype=np.float32)  # 72 MB of weights
+    shape = _field(1, b"".join(_varint(d) for d in (3000, 6000)))
+    blob = _field(7, shape) + _field(5, values.tobytes())
+    layer = _field(1, b"fc6") + _field(2, b"InnerProduct") + _field(7, blob)
+    path = tmp_path / "big.caffemodel"
+    path.write_bytes(_field(100, layer))
+    model = read_caffemodel(path)
+    arr = blob_to_array(model.layer[0].blobs[0])
+    assert arr.shape == (3000, 6000) and arr[-1, -1] == 17_999_999
+
+
+def test_binaryproto_and_solverstate(tmp_path) -> None:
+    mean = np.linspace(0, 1, 3 * 4 * 5, dtype=np.float32).reshape(1, 3, 4, 5)
+    p = tmp_path / "mean.binaryproto"
+    p.write_bytes(array_to_blob(mean[0], legacy=True).SerializeToString())
+    np.testing.assert_array_equal(read_blobproto(p), mean)  # legacy 4-D: (1, 3, 4, 5)
+    state = caffe_pb2.SolverState(iter=500, learned_net="lenet_iter_500.caffemodel", current_step=1)
+    state.history.add().CopyFrom(array_to_blob(np.ones((20,), np.float32)))
+    s = tmp_path / "lenet_iter_500.solverstate"
+    s.write_bytes(state.SerializeToString())
+    back = read_solverstate(s)
+    assert back.iter == 500 and back.learned_net == "lenet_iter_500.caffemodel" and len(back.history) == 1
+    s.write_bytes(state.SerializeToString()[:-3])
+    with pytest.raises(ParseError, match="solverstate"):
+        read_solverstate(s)
