@@ -19,9 +19,21 @@ def _with_label(layer: Layer, data: Shape, label: Shape | None = None) -> list[S
     return tops
 
 
-class _DatumSource(Layer):
+class _Source(Layer):
+    """A data layer: shapes from a hint on its first top when given (``--input-shape``, a log's
+    shapes), else from its source (`from_source`)."""
+
     num_bottoms = (0, 0)
     num_tops = (1, 2)
+
+    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        return hinted(self, ctx) or self.from_source(ctx)
+
+    def from_source(self, ctx: Context) -> list[Shape]:
+        raise NotImplementedError
+
+
+class _DatumSource(_Source):
 
     def first_datum(self, ctx: Context, annotated: bool = False) -> object:
         p = self.lp.data_param
@@ -52,33 +64,24 @@ class _DatumSource(Layer):
 class Data(_DatumSource):
     """Caffe's ``Data`` layer over an LMDB of Datum records."""
 
-    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
-        return hinted(self, ctx) or _with_label(self, self.data_shape(ctx))
+    def from_source(self, ctx: Context) -> list[Shape]:
+        return _with_label(self, self.data_shape(ctx))
 
 
 @register("AnnotatedData")
 class AnnotatedData(_DatumSource):
     """SSD's ``AnnotatedData``: data as Data; the label top is (1, 1, 1, 8) at set-up (boxes grow later)."""
 
-    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
-        hint = hinted(self, ctx)
-        if hint:
-            return hint
+    def from_source(self, ctx: Context) -> list[Shape]:
         return _with_label(self, self.data_shape(ctx, annotated=True), (1, 1, 1, 8))
 
 
 @register("ImageData")
-class ImageData(Layer):
+class ImageData(_Source):
     """Caffe's ``ImageData``: a list file of ``path label`` lines; size from new_height/new_width or
     the first image's header; is_color → 3 channels, else 1."""
 
-    num_bottoms = (0, 0)
-    num_tops = (1, 2)
-
-    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
-        hint = hinted(self, ctx)
-        if hint:
-            return hint
+    def from_source(self, ctx: Context) -> list[Shape]:
         p = self.lp.image_data_param
         listing = resolve(self, ctx, p.source)
         lines = [ln.strip() for ln in listing.read_text(errors="replace").splitlines() if ln.strip()]
@@ -133,29 +136,19 @@ class HDF5Data(Layer):
 
 
 @register("MemoryData")
-class MemoryData(Layer):
+class MemoryData(_Source):
     """Caffe's ``MemoryData``: (batch_size, channels, height, width) and labels (batch_size,)."""
 
-    num_bottoms = (0, 0)
-    num_tops = (1, 2)
-
-    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+    def from_source(self, ctx: Context) -> list[Shape]:
         p = self.lp.memory_data_param
-        return hinted(self, ctx) or _with_label(self, (int(p.batch_size), int(p.channels), int(p.height),
-                                                       int(p.width)))
+        return _with_label(self, (int(p.batch_size), int(p.channels), int(p.height), int(p.width)))
 
 
 @register("WindowData")
-class WindowData(Layer):
+class WindowData(_Source):
     """Caffe's ``WindowData`` (R-CNN): (batch_size, 3, crop_size, crop_size) and labels (batch_size,)."""
 
-    num_bottoms = (0, 0)
-    num_tops = (1, 2)
-
-    def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
-        hint = hinted(self, ctx)
-        if hint:
-            return hint
+    def from_source(self, ctx: Context) -> list[Shape]:
         crop = int(self.lp.transform_param.crop_size)
         self.check(crop > 0, "WindowData needs transform_param.crop_size > 0")
         return _with_label(self, (int(self.lp.window_data_param.batch_size), 3, crop, crop))
