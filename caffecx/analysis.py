@@ -14,7 +14,10 @@ Conventions (stated once, used everywhere):
 * ``receptive_field``: size / jump / start per spatial axis, with seed 003's recurrence
   ``j' = j·s``, ``r' = r + (k_eff − 1)·j``, ``start' = start + ((k_eff − 1)/2 − p)·j``,
   ``k_eff = d·(k − 1) + 1``; multi-input layers take the largest field.
-* ``stage``: seed 004's stages: the layers up to and including a pooling layer form one stage.
+* ``stage``: seed 004's stages (the layers between two pooling layers), followed along the graph: a
+  layer is in the largest stage of its bottoms; a Pooling/SPP layer that shrinks the map (strided,
+  global or pyramid pooling) closes its stage and its tops start the next. A stride-1 "same" pooling
+  (an Inception pool branch) starts nothing, and parallel branches rejoin in the same stage.
 """
 
 from __future__ import annotations
@@ -170,7 +173,7 @@ class Analysis:
         return self._group("type")
 
     def by_stage(self) -> pd.DataFrame:
-        """The same per stage (seed 004: the layers up to and including each pooling layer)."""
+        """The same per stage (seed 004: the layers up to and including each downsampling pooling)."""
         return self._group("stage")
 
     def _group(self, key: str) -> pd.DataFrame:
@@ -285,7 +288,7 @@ def analyze(
     unknown: list[tuple[str, str, str]] = []
     memory = 0
     memory_known = True
-    stage = 1
+    blob_stage: dict[str, int] = {}
     data_batch: int | None = batch
     error: CaffecxError | None = None
     for node in net.layers:
@@ -305,10 +308,11 @@ def analyze(
         else:
             memory_known = False
         row.memory_bytes = memory if memory_known else None
-        row.stage = stage
+        row.stage = max((blob_stage.get(b, 1) for b in node.bottoms), default=1)
+        top_stage = row.stage + 1 if _downsamples(node, shapes, row) else row.stage
+        for t in node.tops:
+            blob_stage[t] = top_stage
         rows.append(row)
-        if node.type in POOLING_TYPES:
-            stage += 1
     net_notes = [f"layer '{r.name}': {r.note}" for r in rows if r.known and r.note]
     for note in net_notes:
         if note not in net.notes:
@@ -317,6 +321,17 @@ def analyze(
         if data_batch and row.weights and row.known:
             row.compute_param_ratio = row.macs / data_batch / row.weights
     return Analysis(net, rows, shapes, data_batch, unknown, error)
+
+
+def _downsamples(node: LayerNode, shapes: dict[str, Shape], row: LayerStats) -> bool:
+    """A pooling layer (Pooling, SPP) whose top is spatially smaller than its bottom: it closes a stage."""
+    if node.type not in POOLING_TYPES or not row.top_shapes or not node.bottoms:
+        return False
+    bottom = shapes.get(node.bottoms[0]) if node.bottoms[0] not in node.tops else None
+    if bottom is None or len(bottom) < 3:
+        return False
+    top = row.top_shapes[0]
+    return len(top) < len(bottom) or math.prod(top[2:]) < math.prod(bottom[2:])
 
 
 def _analyze_layer(
@@ -354,20 +369,20 @@ def _analyze_layer(
             for t in node.tops:
                 shapes.pop(t, None)
             return row, None
-        raise err.with_location(path=net.path, line=node.line, layer=node.name) from None
+        raise err.with_location(path=net.path, line=node.line, column=node.column, layer=node.name) from None
     if not node.bottoms and node.type in SOURCE_TYPES:
         tops = [hints.get(t, s) for t, s in zip(node.tops, tops, strict=False)]
         if batch is not None:
             tops = [(batch, *s[1:]) if len(s) else s for s in tops]
     if len(tops) != len(node.tops):
         raise ShapeError(f"the layer produces {len(tops)} tops but {len(node.tops)} are named",
-                         layer=node.name, path=net.path, line=node.line)
+                         layer=node.name, path=net.path, line=node.line, column=node.column)
     try:
         blobs = impl.param_shapes(bottom_shapes)
         counts = impl.counts(bottom_shapes, tops)
         window = impl.window(bottom_shapes)
     except CaffecxError as err:
-        raise err.with_location(path=net.path, line=node.line, layer=node.name) from None
+        raise err.with_location(path=net.path, line=node.line, column=node.column, layer=node.name) from None
     if node.blobs:
         check_weights(node, [b.shape for b in blobs], net.weights_path)
     elif net.weights_path and any(b.learnable for b in blobs):

@@ -31,6 +31,7 @@ class LayerNode:
     tops: list[str]
     param: Any
     line: int | None = None
+    column: int | None = None
     blobs: list[np.ndarray] = field(default_factory=list)
 
     @property
@@ -100,25 +101,32 @@ def build_net(net_text: NetText, state: NetState) -> Net:
     """Filter, insert splits and check bottoms/tops of an upgraded NetParameter."""
     param = net_text.param
     filtered, kept, notes = filter_net(param, state)
-    lines = _match_lines(param, net_text.layer_lines)
-    kept_lines = [ln for ln, k in zip(lines, kept, strict=True) if k]
-    for layer, line in zip(filtered.layer, kept_lines, strict=True):
-        if not layer.type:
-            raise GraphError("layer has no type", layer=layer.name, path=net_text.path, line=line)
-    try:
-        with_splits, split_lines = insert_splits(filtered, kept_lines)
-    except GraphError as err:
-        raise err.with_location(path=net_text.path) from None
-    nodes: list[LayerNode] = []
+    positions = _match_lines(param, net_text.layer_lines)
+    kept_pos = [ps for ps, k in zip(positions, kept, strict=True) if k]
+
+    def where(pos: tuple[int, int] | None) -> dict[str, Any]:
+        return {"path": net_text.path, "line": pos[0] if pos else None, "column": pos[1] if pos else None}
+
     produced: set[str] = set()
-    for i, (layer, line) in enumerate(zip(with_splits.layer, split_lines, strict=True)):
-        node = LayerNode(i, layer.name, layer.type, list(layer.bottom), list(layer.top), layer, line)
+    for layer, pos in zip(filtered.layer, kept_pos, strict=True):
+        if not layer.type:
+            raise GraphError("layer has no type", layer=layer.name, **where(pos))
+        for j, blob in enumerate(layer.bottom):
+            if blob not in produced:
+                raise GraphError(f"Unknown bottom blob '{blob}' (layer '{layer.name}', bottom index {j})"
+                                 + _filtered_producers(param, kept, blob, state), layer=layer.name, **where(pos))
+        produced.update(layer.top)
+    with_splits, split_pos = insert_splits(filtered, kept_pos)
+    nodes: list[LayerNode] = []
+    produced = set()
+    for i, (layer, pos) in enumerate(zip(with_splits.layer, split_pos, strict=True)):
+        node = LayerNode(i, layer.name, layer.type, list(layer.bottom), list(layer.top), layer,
+                         pos[0] if pos else None, pos[1] if pos else None)
         for j, top in enumerate(node.tops):
             if node.in_place[j]:
                 continue
             if top in produced:
-                raise GraphError(f"Top blob '{top}' produced by multiple sources.", layer=node.name,
-                                 path=net_text.path, line=line)
+                raise GraphError(f"Top blob '{top}' produced by multiple sources.", layer=node.name, **where(pos))
             produced.add(top)
         nodes.append(node)
     return Net(
@@ -132,15 +140,32 @@ def build_net(net_text: NetText, state: NetState) -> Net:
     )
 
 
-def _match_lines(param: Any, layer_lines: list[tuple[str, int]]) -> list[int | None]:
-    """Source line of each layer, matched by name in order (upgrades may add or fold layers)."""
-    out: list[int | None] = []
+def _filtered_producers(param: Any, kept: list[bool], blob: str, state: NetState) -> str:
+    """Why no layer makes `blob`: the layers that would, left out by this NetState's rules."""
+    from google.protobuf import text_format
+
+    why = []
+    for layer, k in zip(param.layer, kept, strict=True):
+        if not k and blob in layer.top:
+            rules = [f"{kind} {{ {text_format.MessageToString(r, as_one_line=True)} }}"
+                     for kind in ("include", "exclude") for r in getattr(layer, kind)]
+            why.append(f"'{layer.name}' ({' '.join(rules) or 'no rule'})")
+    if not why:
+        return ""
+    stages = "".join(f", stage {s}" for s in state.stages)
+    level = f", level {state.level}" if state.level else ""
+    return f"; it is made by {', '.join(why)}, left out for phase {state.phase}{stages}{level}"
+
+
+def _match_lines(param: Any, layer_lines: list[tuple[str, int, int]]) -> list[tuple[int, int] | None]:
+    """Source (line, column) of each layer, matched by name in order (upgrades may add or fold layers)."""
+    out: list[tuple[int, int] | None] = []
     pos = 0
     for layer in param.layer:
         found = None
         for k in range(pos, len(layer_lines)):
             if layer_lines[k][0] == layer.name:
-                found, pos = layer_lines[k][1], k + 1
+                found, pos = layer_lines[k][1:], k + 1
                 break
         out.append(found)
     return out

@@ -103,10 +103,16 @@ def parse_text(
             message.Clear()
 
 
-def _layer_lines(text: str) -> list[tuple[str, int]]:
-    """(layer name, line) of each top-level `layer {` / `layers {` block, in file order."""
+#: Where a layer stands in its file: (layer name, line, column) of its ``layer {`` keyword.
+LayerPosition = tuple[str, int, int]
+
+
+def _layer_lines(text: str, parent: str = "") -> list[LayerPosition]:
+    """(layer name, line, column) of each `layer {` / `layers {` block of a net, in file order;
+    ``parent`` names a solver's inline net block (``net_param``) whose layers are wanted instead."""
     _, blocks = textscan.outline(text)
-    return [(name, line) for field_name, name, line in blocks if field_name in ("layer", "layers")]
+    return [(b.name, b.line, b.column) for b in blocks
+            if b.field in ("layer", "layers") and b.parent == parent]
 
 
 def is_solver_text(text: str) -> bool:
@@ -122,7 +128,7 @@ class NetText:
 
     param: Any
     path: str | None
-    layer_lines: list[tuple[str, int]] = field(default_factory=list)
+    layer_lines: list[LayerPosition] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -195,9 +201,9 @@ def read_solver(source: Source, *, strict: bool = False) -> Solver:
     net: NetText | None = None
     net_path: str | None = None
     if solver.HasField("net_param") or solver.HasField("train_net_param"):
-        inline = solver.net_param if solver.HasField("net_param") else solver.train_net_param
-        upgraded, net_notes = _upgrade(upgrade_net, inline, path)
-        net = NetText(upgraded, path, [], net_notes, [])
+        block = "net_param" if solver.HasField("net_param") else "train_net_param"
+        upgraded, net_notes = _upgrade(upgrade_net, getattr(solver, block), path)
+        net = NetText(upgraded, path, _layer_lines(text, block), net_notes, [])
     elif solver.net or solver.train_net:
         name = solver.net or solver.train_net
         resolved = resolve_relative(name, path)

@@ -21,8 +21,8 @@ def split_blob_name(layer: str, blob: str, top_index: int, split_index: int) -> 
     return f"{blob}_{layer}_{top_index}_split_{split_index}"
 
 
-def insert_splits(net_param: Any, lines: list[int | None] | None = None) -> tuple[Any, list[int | None]]:
-    """(NetParameter with Split layers, source line per layer: None for inserted splits)."""
+def insert_splits(net_param: Any, lines: list[Any] | None = None) -> tuple[Any, list[Any]]:
+    """(NetParameter with Split layers, the source position given per layer: None for inserted splits)."""
     layers = list(net_param.layer)
     lines = list(lines) if lines is not None else [None] * len(layers)
     last_top: dict[str, tuple[int, int]] = {}
@@ -32,8 +32,9 @@ def insert_splits(net_param: Any, lines: list[int | None] | None = None) -> tupl
     for i, layer in enumerate(layers):
         for j, blob in enumerate(layer.bottom):
             if blob not in last_top:
+                pos = lines[i]
                 raise GraphError(f"Unknown bottom blob '{blob}' (layer '{layer.name}', bottom index {j})",
-                                 layer=layer.name, line=lines[i])
+                                 layer=layer.name, line=pos[0] if isinstance(pos, tuple) else pos)
             src = last_top[blob]
             source_of[(i, j)] = src
             readers[src] = readers.get(src, 0) + 1
@@ -48,7 +49,7 @@ def insert_splits(net_param: Any, lines: list[int | None] | None = None) -> tupl
     out = caffe_pb2.NetParameter()
     out.CopyFrom(net_param)
     del out.layer[:]
-    out_lines: list[int | None] = []
+    out_lines: list[Any] = []
     next_split: dict[tuple[int, int], int] = {}
     for i, layer in enumerate(layers):
         new = out.layer.add()

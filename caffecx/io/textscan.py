@@ -1,8 +1,9 @@
 """A small scanner for protobuf text format, used where `text_format` gives no positions.
 
-`outline` finds the line of each top-level block (so layers can be located in their file) and names
-the top-level fields (to tell a net from a solver); `field_extent` finds the extent of one field (to
-skip a field no schema defines while keeping every other line and column where it was).
+`outline` finds the line and column of each top-level block and of the layers of a solver's inline
+net (so layers can be located in their file) and names the top-level fields (to tell a net from a
+solver); `field_extent` finds the extent of one field (to skip a field no schema defines while
+keeping every other line and column where it was).
 """
 
 from __future__ import annotations
@@ -116,42 +117,71 @@ _OUTLINE = re.compile(
 )
 
 
-def outline(text: str) -> tuple[list[str], list[tuple[str, str, int]]]:
-    """A fast one-pass outline: (top-level field names, [(field, name, line)] of each top-level block).
+#: Top-level solver fields that hold a whole net inline: their layers are outlined too.
+NET_BLOCKS = frozenset({"net_param", "train_net_param", "test_net_param"})
 
-    For a block such as ``layer { name: "conv1" ... }`` the entry is ("layer", "conv1", its line).
-    Only braces, field names and ``name:`` values are matched, so it is cheap on large nets.
+
+@dataclass(frozen=True)
+class Block:
+    """A block such as ``layer { name: "conv1" ... }``: its field, its ``name:`` value and where it opens.
+
+    ``parent`` is the top-level net block it sits in (``net_param`` of a solver), or "" at top level.
+    """
+
+    field: str
+    name: str
+    line: int
+    column: int
+    parent: str = ""
+
+
+def outline(text: str) -> tuple[list[str], list[Block]]:
+    """A fast one-pass outline: (top-level field names, the top-level blocks and the blocks directly
+    inside a solver's inline net (`NET_BLOCKS`)), each with its ``name:`` and its line and column.
+
+    For ``layer { name: "conv1" ... }`` the block is ("layer", "conv1", line, column); a V0 net's
+    ``layers { layer { name: ... } }`` takes the inner name. Only braces, field names and ``name:``
+    values are matched, so it is cheap on large nets.
     """
     names: list[str] = []
-    blocks: list[tuple[str, str, int]] = []
-    depth = 0
+    found: list[list] = []
+    stack: list[str] = []  # field names of the open blocks
+    owner: list[list | None] = []  # per open block: the recorded block it names, if any
     pending: tuple[str, int] | None = None
-    current: list | None = None
-    inner = ""
     for m in _OUTLINE.finditer(text):
         kind = m.lastgroup
         if kind == "value" or m.group("name"):
+            depth = len(stack)
             if depth == 0:
                 names.append("name")
-            elif current is not None and not current[1] and (depth == 1 or (depth == 2 and inner == "layer")):
-                current[1] = m.group("value")  # depth 2: a V0 net's `layers { layer { name: ... } }`
+                continue
+            rec = owner[-1]
+            if rec is None and depth >= 2 and stack[-1] == "layer" and stack[-2] == "layers":
+                rec = owner[-2]  # V0: layers { layer { name: ... } }
+            if rec is not None and not rec[1]:
+                rec[1] = m.group("value")
         elif kind == "field":
-            if depth == 0:
+            if not stack:
                 names.append(m.group("field"))
-                pending = (m.group("field"), m.start())
-            elif depth == 1:
-                inner = m.group("field")
+            pending = (m.group("field"), m.start())
         elif kind == "open":
-            if depth == 0 and pending is not None:
-                current = [pending[0], "", pending[1]]
-                blocks.append(current)  # type: ignore[arg-type]
-            depth += 1
+            rec = None
+            if pending is not None and (not stack or (len(stack) == 1 and stack[0] in NET_BLOCKS)):
+                rec = [pending[0], "", pending[1], stack[0] if stack else ""]
+                found.append(rec)
+            stack.append(pending[0] if pending is not None else "")
+            owner.append(rec)
+            pending = None
         elif kind == "close":
-            depth -= 1
-            if depth == 0:
-                current = None
-                pending = None
-    out = []
-    for field_name, block_name, start in blocks:
-        out.append((field_name, block_name, text.count("\n", 0, start) + 1))
-    return names, out
+            if stack:
+                stack.pop()
+                owner.pop()
+            pending = None
+    blocks = []
+    line, pos = 1, 0
+    for field_name, block_name, start, parent in found:  # in file order: count newlines incrementally
+        line += text.count("\n", pos, start)
+        pos = start
+        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        blocks.append(Block(field_name, block_name, line, col, parent))
+    return names, blocks

@@ -18,7 +18,10 @@ def to_text(message: Any) -> str:
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, renamed into place."""
+    """Write `data` to `path` through a temporary file in the same folder, renamed into place.
+
+    The file gets the mode a plain ``open(path, "w")`` would give it (an existing file's mode, else
+    0666 less the umask), not the temporary file's private 0600."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
@@ -27,10 +30,20 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
         raise CaffecxError(f"cannot write: {err.strerror}", path=str(target)) from None
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def write_prototxt(message: Any, path: str | os.PathLike[str]) -> None:

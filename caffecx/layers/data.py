@@ -8,7 +8,15 @@ LevelDB sources are not read (no LevelDB binding is a dependency): pass ``--inpu
 from __future__ import annotations
 
 from caffecx.layers.base import Context, Layer, Shape, register
-from caffecx.layers.datasource import datum_chw, first_lmdb_value, hinted, image_size, resolve, transformed
+from caffecx.layers.datasource import (
+    datum_chw,
+    first_lmdb_value,
+    hinted,
+    image_size,
+    resolve,
+    shape_hint,
+    transformed,
+)
 from caffecx.proto import caffe_pb2
 
 
@@ -39,8 +47,7 @@ class _DatumSource(_Source):
         p = self.lp.data_param
         path = resolve(self, ctx, p.source)
         if p.backend == caffe_pb2.DataParameter.LEVELDB and not (path / "data.mdb").exists():
-            raise self.fail(f"'{p.source}' is a LevelDB: not readable here; pass --input-shape "
-                            f"{self.lp.top[0]}=N,C,H,W")
+            raise self.fail(f"'{p.source}' is a LevelDB: not readable here; pass {shape_hint(self)}")
         try:
             raw = first_lmdb_value(path)
         except Exception as err:  # lmdb.Error and OS errors: name the source
@@ -94,7 +101,7 @@ class ImageData(_Source):
             img = ctx.resolve(p.root_folder + first) or (listing.parent / (p.root_folder + first))
             if not img.exists():
                 raise self.fail(f"could not open the first image '{p.root_folder + first}'; "
-                                f"pass --input-shape {self.lp.top[0]}=N,C,H,W")
+                                f"pass {shape_hint(self)}")
             size = image_size(img.read_bytes()[:65536])
             if size is None:
                 raise self.fail(f"unknown image format: '{img}'")
@@ -122,11 +129,10 @@ class HDF5Data(Layer):
         try:
             import h5py
         except ImportError:
-            raise self.fail("reading HDF5 needs h5py (pip install h5py), or pass --input-shape "
-                            f"{self.lp.top[0]}=N,C,H,W") from None
+            raise self.fail(f"reading HDF5 needs h5py (pip install h5py), or pass {shape_hint(self)}") from None
         h5 = ctx.resolve(names[0]) or (listing.parent / names[0])
         if not h5.exists():
-            raise self.fail(f"HDF5 file '{names[0]}' not found; pass --input-shape {self.lp.top[0]}=N,C,H,W")
+            raise self.fail(f"HDF5 file '{names[0]}' not found; pass {shape_hint(self)}")
         with h5py.File(h5, "r") as f:
             out = []
             for top in self.lp.top:

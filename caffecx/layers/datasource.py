@@ -14,11 +14,25 @@ from typing import Any
 
 from caffecx.layers.base import Context, Layer, Shape
 
+_BATCH_PARAMS = ("data_param", "image_data_param", "hdf5_data_param", "window_data_param", "memory_data_param")
+
+
+def shape_hint(layer: Layer) -> str:
+    """``--input-shape TOP=N,C,H,W`` with what the prototxt already says filled in (batch size, crop)."""
+    lp = layer.lp
+    top = lp.top[0] if len(lp.top) else "data"
+    n = next((str(getattr(lp, f).batch_size) for f in _BATCH_PARAMS
+              if lp.HasField(f) and getattr(getattr(lp, f), "batch_size", 0)), "N")
+    tp = lp.transform_param
+    crop = int(tp.crop_size) if lp.HasField("transform_param") else 0
+    hw = f"{crop},{crop}" if crop else "H,W"
+    known = [w for w, ok in (("N is its batch_size", n != "N"), ("H,W its crop_size", bool(crop))) if ok]
+    return f"--input-shape {top}={n},C,{hw}" + (f" ({', '.join(known)})" if known else "")
+
 
 def missing_source(layer: Layer, source: str, why: str = "not found") -> Exception:
-    top = layer.lp.top[0] if len(layer.lp.top) else "data"
     return layer.fail(f"data source '{source}' {why} (looked in the cwd and the prototxt's folder); "
-                      f"pass --input-shape {top}=N,C,H,W")
+                      f"pass {shape_hint(layer)}")
 
 
 def hinted(layer: Layer, ctx: Context) -> list[Shape] | None:
@@ -102,7 +116,7 @@ def datum_chw(layer: Layer, datum: Any) -> tuple[int, int, int]:
 
 def resolve(layer: Layer, ctx: Context, source: str) -> Path:
     if not source:
-        raise layer.fail("the data layer names no source; pass --input-shape TOP=N,C,H,W")
+        raise layer.fail(f"the data layer names no source; pass {shape_hint(layer)}")
     path = ctx.resolve(source)
     if path is None:
         raise missing_source(layer, source)

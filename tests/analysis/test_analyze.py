@@ -95,7 +95,8 @@ def test_missing_data_source_asks_for_an_input_shape(tmp_path) -> None:
     text = (LENET / "lenet_train_test.prototxt").read_text()
     p = tmp_path / "net.prototxt"
     p.write_text(text)
-    with pytest.raises(ShapeError, match="--input-shape data=N,C,H,W") as info:
+    # the hint fills in what the prototxt says: batch_size 64 (no crop_size, so H,W stay open)
+    with pytest.raises(ShapeError, match="--input-shape data=64,C,H,W \\(N is its batch_size\\)") as info:
         analyze(load_net(p, phase="TRAIN"), base_dirs=[tmp_path])
     assert info.value.location.layer == "mnist"
     ok = analyze(load_net(p, phase="TRAIN"), base_dirs=[tmp_path], input_shapes={"data": (32, 1, 28, 28)})
@@ -148,7 +149,8 @@ def test_cli_errors_exit_2(tmp_path, capsys) -> None:
     assert f"{bad}:4:" in capsys.readouterr().err
     assert main(["analyze", str(NETS / "layers_1_concat_mismatch.prototxt")]) == 2
     err = capsys.readouterr().err
-    assert "layer 'cat'" in err and "layers_1_concat_mismatch.prototxt:" in err
+    # located at the `layer {` of 'cat': line 19, column 1
+    assert "layers_1_concat_mismatch.prototxt:19:1: layer 'cat': All inputs must have the same shape" in err
     garbage = tmp_path / "junk.caffemodel"
     garbage.write_bytes(b"\x00\xff" * 100)
     assert main(["analyze", str(LENET / "lenet.prototxt"), "--weights", str(garbage)]) == 2
@@ -161,9 +163,42 @@ def test_unknown_bottom_cli(tmp_path, capsys) -> None:
                  'layer { name: "r" type: "ReLU" bottom: "missing" top: "r" }\n')
     assert main(["analyze", str(p)]) == 2
     err = capsys.readouterr().err
-    assert "missing" in err and "layer 'r'" in err and f"{p}:2" in err
+    assert f"{p}:2:1: layer 'r': Unknown bottom blob 'missing'" in err
     with pytest.raises(GraphError):
         load_net(p)
+
+
+def test_unknown_bottom_names_the_layers_the_net_state_left_out(capsys) -> None:
+    # Caffe's mnist_autoencoder: in TEST its data layers need a stage; Caffe fails the same way
+    path = CORPUS / "prototxt" / "mnist__mnist_autoencoder.prototxt"
+    with pytest.raises(GraphError) as info:
+        load_net(path, phase="TEST")
+    err = info.value
+    assert (err.location.line, err.location.column, err.location.layer) == (52, 1, "flatdata")
+    assert err.message == (
+        "Unknown bottom blob 'data' (layer 'flatdata', bottom index 0); it is made by 'data' "
+        "(include { phase: TRAIN }), 'data' (include { phase: TEST stage: \"test-on-train\" }), 'data' "
+        "(include { phase: TEST stage: \"test-on-test\" }), left out for phase TEST")
+    net = load_net(path, phase="TEST", stages=["test-on-test"])
+    assert [n.name for n in net.layers[:3]] == ["data", "data_data_0_split", "flatdata"]
+
+
+def test_layers_of_a_solvers_inline_net_are_located() -> None:
+    # a caffenet-benchmark "train_val" file is a solver with the net inline (net_param { layer { ... } })
+    path = CORPUS / "prototxt" / "caffenet-benchmark__SqueezeNet128_new__train_val.prototxt"
+    net = load_net(path, phase="TEST")
+    text = path.read_text().splitlines()
+    for node in net.layers:
+        if node.type == "Split":
+            assert node.line is None
+            continue
+        line = text[node.line - 1]
+        assert line[node.column - 1:].startswith("layer"), (node.name, line)
+        assert f'"{node.name}"' in "\n".join(text[node.line - 1:node.line + 2]), node.name
+    with pytest.raises(ShapeError) as info:
+        analyze(net)
+    data = net.layer("data")  # the TEST one, at line 51
+    assert (info.value.location.line, info.value.location.column) == (data.line, data.column) == (51, 1)
 
 
 def test_version(capsys) -> None:

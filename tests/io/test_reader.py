@@ -165,6 +165,25 @@ def test_writer_round_trips(tmp_path) -> None:
     assert read_caffemodel(out) == model
 
 
+def test_written_files_get_ordinary_permissions(tmp_path) -> None:
+    import os
+
+    from caffecx.io import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.txt", b"x")
+        assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        (tmp_path / "b.txt").write_bytes(b"old")
+        os.chmod(tmp_path / "b.txt", 0o640)
+        write_atomic(tmp_path / "b.txt", b"new")  # an existing file keeps its mode
+        assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o640
+        assert (tmp_path / "b.txt").read_bytes() == b"new"
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    finally:
+        os.umask(old)
+
+
 def test_blob_conversion_round_trips() -> None:
     a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     np.testing.assert_array_equal(blob_to_array(array_to_blob(a)), a)

@@ -65,7 +65,7 @@ def test_data_with_an_encoded_datum(tmp_path) -> None:
 
 def test_missing_source_names_layer_and_source_and_accepts_a_hint() -> None:
     text = 'name: "d" type: "Data" top: "data" top: "label" data_param { source: "nowhere_lmdb" batch_size: 8 }'
-    with pytest.raises(ShapeError, match="nowhere_lmdb.*--input-shape data=N,C,H,W") as info:
+    with pytest.raises(ShapeError, match="nowhere_lmdb.*--input-shape data=8,C,H,W") as info:
         setup(text)
     assert info.value.location.layer == "d"
     assert setup(text, Context(input_shapes={"data": (8, 3, 32, 32)})) == [(8, 3, 32, 32), (8,)]
