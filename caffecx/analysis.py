@@ -198,6 +198,8 @@ class Analysis:
             "stages": list(self.net.state.stages),
             "layers": [s.to_json() for s in self.layers],
             "totals": self.totals(),
+            "by_type": _records(self.by_type(), "type"),
+            "by_stage": _records(self.by_stage(), "stage"),
             "unknown": [{"name": n, "type": t, "reason": r} for n, t, r in self.unknown],
             "notes": self.net.notes,
         }
@@ -210,6 +212,14 @@ class Analysis:
             if s.name == name:
                 return s
         raise KeyError(name)
+
+
+def _records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
+    """A breakdown as JSON rows (the group key first; ints stay ints)."""
+    if frame.empty:
+        return []
+    rows = frame.rename_axis(key).reset_index().to_dict("records")
+    return [{str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in rows]
 
 
 def parse_shape(text: str) -> Shape:

@@ -98,15 +98,30 @@ def _label(net: NetLog) -> str:
     return net.phase or f"net {net.index}"
 
 
-def _log_hints(net: NetLog) -> dict[str, tuple[int, ...]]:
-    """Shapes of the source layers' tops as the log printed them (full 2015+ shapes only)."""
+def _log_hints(net_log: NetLog, net: Any) -> dict[str, tuple[int, ...]]:
+    """Shapes of the source layers' tops as the log printed them. A 2014 log prints ``C H W``
+    without the batch: the batch is then the layer's ``batch_size`` in the net, if it has one."""
     hints: dict[str, tuple[int, ...]] = {}
-    for rec in net.layers:
-        if rec.bottoms or rec.legacy_shapes:
+    for rec in net_log.layers:
+        if rec.bottoms:
             continue
+        batch = None
+        if rec.legacy_shapes:
+            batch = _batch_size(net, rec.name)
+            if batch is None:
+                continue
         for top, shape in zip(rec.tops, rec.top_shapes, strict=False):
-            hints[top] = tuple(shape)
+            hints[top] = tuple(shape) if batch is None else (batch, *shape)
     return hints
+
+
+def _batch_size(net: Any, layer: str) -> int | None:
+    for node in net.layers:
+        if node.name == layer:
+            for f in ("data_param", "image_data_param", "hdf5_data_param", "window_data_param", "memory_data_param"):
+                if node.param.HasField(f) and getattr(node.param, f).batch_size:
+                    return int(getattr(node.param, f).batch_size)
+    return None
 
 
 def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: str) -> Any:
@@ -130,13 +145,17 @@ def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: s
     return load_net(NetText(upgraded, None, [], list(notes), []), phase=phase, stages=stages, level=level)
 
 
-def _analyze(net: Any, net_log: NetLog, base_dirs: list[Path]) -> Analysis:
-    """Analyze with the real data sources; where one is absent, with the shapes the log printed."""
-    result = analyze(net, base_dirs=base_dirs, stop_on_error=True)
+def _analyze(net: Any, net_log: NetLog, base_dirs: list[Path],
+             input_shapes: dict[str, tuple[int, ...]] | None = None) -> Analysis:
+    """Analyze with the real data sources; where one is absent, with the shapes the log printed
+    (the user's ``input_shapes`` win over both)."""
+    given = dict(input_shapes or {})
+    result = analyze(net, base_dirs=base_dirs, input_shapes=given, stop_on_error=True)
     if result.error is not None:
         node = next((n for n in net.layers if n.name == result.error.location.layer), None)
         if node is not None and node.type in SOURCE_TYPES and not node.bottoms:
-            result = analyze(net, base_dirs=base_dirs, input_shapes=_log_hints(net_log), stop_on_error=True)
+            hints = {**_log_hints(net_log, net), **given}
+            result = analyze(net, base_dirs=base_dirs, input_shapes=hints, stop_on_error=True)
     return result
 
 
@@ -145,18 +164,36 @@ def _fmt_shape(shape: list[int] | tuple[int, ...]) -> str:
 
 
 def compare(net_log: NetLog, result: Analysis, label: str) -> list[CheckRow]:
-    """Every layer / top shape / memory line of `net_log` against `result`, in set-up order."""
+    """Every layer / top shape / memory line of `net_log` against `result`.
+
+    Layers are matched by name (Caffe's names are unique in a net), so a log excerpt — a documentation
+    page quoting a few layers — is checked on what it shows; a log layer the net lacks, or one set up
+    out of Caffe's order, is a mismatch. When the log finished setting the net up (``Network
+    initialization done``), a layer of the net that the log never created is a mismatch too.
+    """
     rows: list[CheckRow] = []
     ours = result.layers
-    for i, rec in enumerate(net_log.layers):
-        mine = ours[i] if i < len(ours) else None
-        if mine is None:
-            rows.append(CheckRow(label, rec.name, "layer", rec.name, None, "mismatch", rec.line))
+    index: dict[str, int] = {}
+    for i, s in enumerate(ours):
+        index.setdefault(s.name, i)
+    legacy = any(rec.legacy_shapes for rec in net_log.layers)
+    last = -1
+    seen: set[int] = set()
+    for k, rec in enumerate(net_log.layers):
+        i = index.get(rec.name)
+        if i is None:
+            into = _folded_into(net_log, k, result) if legacy else None
+            rows.append(CheckRow(label, rec.name, "layer", rec.name, into, "mismatch" if into is None else "match",
+                                 rec.line))
             continue
-        if mine.name != rec.name:
-            rows.append(CheckRow(label, rec.name, "layer", rec.name, mine.name, "mismatch", rec.line))
-            continue
-        rows.append(CheckRow(label, rec.name, "layer", rec.name, mine.name, "match", rec.line))
+        mine = ours[i]
+        if i < last:
+            rows.append(CheckRow(label, rec.name, "layer", rec.name,
+                                 f"{mine.name} (set up before '{ours[last].name}')", "mismatch", rec.line))
+        else:
+            rows.append(CheckRow(label, rec.name, "layer", rec.name, mine.name, "match", rec.line))
+        last = max(last, i)
+        seen.add(i)
         for j, shape in enumerate(rec.top_shapes):
             line = rec.top_shape_lines[j] if j < len(rec.top_shape_lines) else rec.line
             log_v = _fmt_shape(shape)
@@ -164,8 +201,9 @@ def compare(net_log: NetLog, result: Analysis, label: str) -> list[CheckRow]:
                 rows.append(CheckRow(label, rec.name, f"top_shape[{j}]", log_v, None, "unknown", line))
                 continue
             mine_shape = mine.top_shapes[j] if j < len(mine.top_shapes) else None
-            if mine_shape is not None and rec.legacy_shapes:  # 2014: "Top shape: C H W" without the batch
-                mine_shape = mine_shape[1:]
+            if mine_shape is not None and rec.legacy_shapes:
+                # 2014: every blob was num x channels x height x width, printed "C H W" without the batch
+                mine_shape = (list(mine_shape) + [1] * 4)[1:4] if len(mine_shape) <= 4 else mine_shape[1:]
             ana_v = None if mine_shape is None else _fmt_shape(mine_shape)
             rows.append(CheckRow(label, rec.name, f"top_shape[{j}]", log_v, ana_v,
                                  "match" if log_v == ana_v else "mismatch", line))
@@ -174,11 +212,34 @@ def compare(net_log: NetLog, result: Analysis, label: str) -> list[CheckRow]:
                       else "match" if mine.memory_bytes == rec.memory_bytes else "mismatch")
             rows.append(CheckRow(label, rec.name, "memory_bytes", rec.memory_bytes, mine.memory_bytes, status,
                                  rec.memory_line))
-    for mine in ours[len(net_log.layers):]:
-        if net_log.layers:  # the log stops early (a fatal error, a cut file): extra rows are not compared
-            break
-        rows.append(CheckRow(label, mine.name, "layer", None, mine.name, "mismatch", None))
+    # 2014's Caffe had no Input layer (net inputs were not layers): an upgraded `input:` is not logged
+    expected = [i for i, s in enumerate(ours) if not (legacy and s.type == "Input")]
+    whole = net_log.done and bool(expected) and bool(net_log.layers) and net_log.layers[0].name == ours[expected[0]].name
+    if whole or not net_log.layers:  # a log excerpt (a documentation page) is checked on what it shows
+        for i in expected:
+            if i not in seen:
+                rows.append(CheckRow(label, ours[i].name, "layer", None, ours[i].name, "mismatch", None))
     return rows
+
+
+def _folded_into(net_log: NetLog, k: int, result: Analysis) -> str | None:
+    """A 2014 log's padding layer (``pad2 <- norm1``, ``pad2 -> pad2``, ``conv2 <- pad2``) that the V0
+    upgrade folded into the next convolution or pooling: that layer's name and pad, else None."""
+    rec = net_log.layers[k]
+    if len(rec.bottoms) != 1 or len(rec.tops) != 1:
+        return None
+    nxt = next((r for r in net_log.layers[k + 1:] if rec.tops[0] in r.bottoms), None)
+    if nxt is None:
+        return None
+    mine = next((s for s in result.layers if s.name == nxt.name), None)
+    if mine is None or mine.type not in ("Convolution", "Pooling") or rec.bottoms[0] not in mine.bottoms:
+        return None
+    node = result.net.layer(mine.name)
+    p = node.param.convolution_param if mine.type == "Convolution" else node.param.pooling_param
+    pad = list(p.pad) if mine.type == "Convolution" else [p.pad]
+    if not any(pad) and not (p.pad_h or p.pad_w):
+        return None
+    return f"folded into '{mine.name}' (pad {' '.join(map(str, pad or [p.pad_h, p.pad_w]))})"
 
 
 def check_log(
@@ -186,8 +247,13 @@ def check_log(
     net: str | os.PathLike[str] | None = None,
     *,
     phase: str | None = None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> CheckResult:
-    """Check every net a log sets up against the analyzer (see the module docstring)."""
+    """Check every net a log sets up against the analyzer (see the module docstring).
+
+    ``input_shapes`` (by top name) stand in for data sources that are absent and that the log does
+    not give in full (a 2014 log prints ``Top shape: C H W``, and an excerpt may not show the data
+    layer at all)."""
     parsed = log if isinstance(log, CaffeLog) else parse_log(log)
     log_path = parsed.path
     net_path = None if net is None else os.fspath(net)
@@ -207,7 +273,7 @@ def check_log(
         check = NetCheck(label, net_log.phase, source)
         try:
             built = _build(net_log, net_path, log_path, net_log.phase or "TEST")
-            result = _analyze(built, net_log, base_dirs)
+            result = _analyze(built, net_log, base_dirs, input_shapes)
         except CaffecxError as err:
             check.error = str(err)
             checks.append(check)

@@ -84,3 +84,63 @@ def test_corpus_logs_check_from_their_echo(log) -> None:
     if unknown:
         pytest.skip(f"layers unknown to the analyzer: {sorted({r.layer for r in unknown})[:5]}")
     assert result.ok, result.mismatches().head(20).to_string()
+
+
+def test_resnet56_log_with_a_cut_echo_checks_against_its_prototxt() -> None:
+    # glog cut this log's ResNet-56 echo at 30000 bytes; the corpus has the net's train_val (a solver
+    # with the net inline): every layer, top shape and memory line of both nets then matches
+    log = CORPUS / "logs" / "caffenet-benchmark__contrib__resnet50__ResNet-56_BN_ReLU_wd_0001.log"
+    net = CORPUS / "prototxt" / "caffenet-benchmark__resnetbn_56_lsuv__train_val.prototxt"
+    result = check_log(log, net)
+    assert [n.label for n in result.nets] == ["TRAIN", "TEST #0"]
+    assert result.ok and [len(n.rows) for n in result.nets] == [592, 592]
+
+
+DOCS = CORPUS / "logs"
+
+
+def test_a_2014_documentation_excerpt_is_checked_on_what_it_shows(capsys) -> None:
+    # the MNIST tutorial quotes one layer in 2014's wording, "Top shape: 20 24 24" (no batch, no
+    # count), and its data layer not at all: the batch comes from --input-shape
+    log = DOCS / "bvlc-caffe-docs__mnist_2014.log"
+    net = CORPUS / "prototxt" / "lenet__train_v0_2014.prototxt"
+    result = check_log(log, net, input_shapes={"data": (64, 1, 28, 28)})
+    assert result.ok
+    assert [(r.layer, r.quantity, r.log_value, r.analyzer_value) for r in result.rows] == [
+        ("conv1", "layer", "conv1", "conv1"), ("conv1", "top_shape[0]", "20 24 24", "20 24 24")]
+    assert main(["check", str(net), str(log), "--input-shape", "data=64,1,28,28"]) == 0
+    capsys.readouterr()
+    assert main(["check", str(net), str(log)]) == 1  # the LevelDB source cannot be read here
+    assert "--input-shape data=64,C,H,W" in capsys.readouterr().out
+
+
+def test_a_2014_log_with_padding_layers_checks_against_the_v0_net() -> None:
+    # the detection tutorial's log (Feb 2014) sets up padding layers (pad2 ... pad5) and 4-D
+    # fully-connected tops ("4096 1 1"); Caffe's V0 upgrade folds the padding into conv2 ... conv5
+    log = DOCS / "bvlc-caffe-docs__imagenet_detection_2014.log"
+    result = check_log(log, CORPUS / "prototxt" / "caffenet__deploy_v0_2014.prototxt")
+    assert result.ok and len(result.rows) == 50
+    rows = {(r.layer, r.quantity): r for r in result.rows}
+    assert rows[("pad2", "layer")].analyzer_value == "folded into 'conv2' (pad 2)"
+    assert rows[("fc6", "top_shape[0]")].analyzer_value == "4096 1 1"
+    assert rows[("prob", "top_shape[0]")].log_value == "1000 1 1"
+    # the R-CNN deploy net of today ends in fc-rcnn, not the tutorial's fc8 + prob
+    other = check_log(log, CORPUS / "prototxt" / "bvlc_reference_rcnn_ilsvrc13__deploy.prototxt")
+    assert sorted((r.layer, r.log_value, r.analyzer_value) for r in other.rows if r.status != "match") == [
+        ("fc-rcnn", None, "fc-rcnn"), ("fc8", "fc8", None), ("prob", "prob", None)]
+
+
+def test_a_layer_the_log_never_set_up_is_a_mismatch(tmp_path) -> None:
+    # a net with one more layer than the one the log built: the log finished its set-up without it
+    extra = tmp_path / "layers_2_plus.prototxt"
+    extra.write_text((NETS / "layers_2.prototxt").read_text()
+                     + '\nlayer { name: "extra_relu" type: "ReLU" bottom: "sm" top: "extra" }\n')  # sm: a net output
+    result = check_log(NETS / "layers_2.log", extra)
+    assert [(r.layer, r.quantity, r.log_value, r.analyzer_value) for r in result.rows if r.status != "match"] == [
+        ("extra_relu", "layer", None, "extra_relu")]
+
+
+def test_a_log_that_sets_up_no_net_is_bad_input(capsys) -> None:
+    log = CORPUS / "logs" / "caffenet-benchmark__img__caffenet128_bn_after_tanh_again_05.log"
+    assert main(["check", str(log)]) == 2
+    assert capsys.readouterr().err.startswith(f"caffecx: {log}: the log sets up no net: nothing to check")

@@ -1,6 +1,7 @@
 """``caffecx check [NET] LOG``: every layer, top shape and memory line of a Caffe log vs the analyzer.
 
-Exit 0 when everything matches, 1 on any mismatch, 2 on bad input.
+Exit 0 when everything matches, 1 on any mismatch, 2 on bad input (including a log that sets up
+no net: nothing was checked).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import sys
 
 from caffecx.check import check_log
+from caffecx.cli.cmd_analyze import input_shapes
 from caffecx.errors import CaffecxError
 from caffecx.tables import render_text
 
@@ -23,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--phase", choices=["TRAIN", "TEST"], help="check only the nets of this phase")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--all", action="store_true", help="list matching rows too, not only mismatches")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=N,C,H,W",
+                   help="shape of an input top whose data source is absent and that the log does not "
+                        "print in full (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -30,13 +35,14 @@ def run(args: argparse.Namespace) -> int:
     if len(args.paths) > 2:
         raise CaffecxError("check takes at most two paths: [NET] LOG")
     net, log = (args.paths[0], args.paths[1]) if len(args.paths) == 2 else (None, args.paths[0])
-    result = check_log(log, net, phase=args.phase)
+    result = check_log(log, net, phase=args.phase, input_shapes=input_shapes(args.input_shape))
+    if not result.nets:
+        what = f"no {args.phase} net" if args.phase else "no net"
+        raise CaffecxError(f"the log sets up {what}: nothing to check", path=log)
     if args.format == "json":
         json.dump(result.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        if not result.nets:
-            print(f"{log}: the log sets up no net: nothing to check")
         for n in result.nets:
             bad = [r for r in n.rows if r.status != "match"]
             shown = n.rows if args.all else bad

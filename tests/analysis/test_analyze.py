@@ -127,6 +127,11 @@ def test_analyze_json_contract(capsys) -> None:
     assert doc["layers"][0]["top_shapes"] == [[64, 1, 28, 28], [64]]
     assert doc["layers"][-1]["memory_bytes"] == 5169924
     assert doc["totals"]["weights"] == 430500
+    # the breakdowns too: LeNet's stages end at pool1 and pool2 (seed 004's stages)
+    assert [(s["stage"], s["layers"], s["weights"]) for s in doc["by_stage"]] == [
+        (1, 3, 500), (2, 2, 25000), (3, 4, 405000)]
+    conv = next(t for t in doc["by_type"] if t["type"] == "Convolution")
+    assert (conv["layers"], conv["weights"], conv["macs"]) == (2, 25500, 64 * (288000 + 1600000))
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "markdown"])
