@@ -9,6 +9,7 @@ re-printed from the analysis so they can be compared with the seed's and the rea
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,15 @@ from caffecx.analysis import Analysis, analyze
 from caffecx.graph import load_net
 
 BUNDLED = Path(__file__).resolve().parents[1] / "prototxt"
+BUNDLED_LOG = Path(__file__).resolve().parents[1] / "logs" / "lenet_train.log"
+
+
+def _shape_line(shape: list[int]) -> str:
+    n = 1
+    for d in shape:
+        n *= d
+    dims = " ".join(map(str, shape))
+    return f"Top shape: {dims} ({n})" if dims else f"Top shape: ({n})"
 
 
 def caffe_log_lines(result: Analysis) -> list[str]:
@@ -27,14 +37,48 @@ def caffe_log_lines(result: Analysis) -> list[str]:
     for row in result.layers:
         if row.top_shapes is None:
             continue
-        for shape in row.top_shapes:
-            n = 1
-            for d in shape:
-                n *= d
-            dims = " ".join(map(str, shape))
-            lines.append(f"Top shape: {dims} ({n})" if dims else f"Top shape: ({n})")
+        lines += [_shape_line(shape) for shape in row.top_shapes]
         lines.append(f"Memory required for data: {row.memory_bytes}")
     return lines
+
+
+@dataclass
+class LogLine:
+    """One set-up line: the layer, caffecx's text, the real log's text and its line number there."""
+
+    layer: str
+    caffecx: str | None
+    log: str | None
+    log_line: int | None
+
+    @property
+    def same(self) -> bool:
+        return self.caffecx == self.log
+
+
+def compare_with_log(result: Analysis, log_path: str | Path) -> list[LogLine]:
+    """caffecx's ``Top shape`` / ``Memory required for data`` lines next to those of a real Caffe log's
+    net of the same phase, layer by layer (matched by name, in Caffe's order)."""
+    from caffecx.logs import parse_log
+
+    log = parse_log(log_path)
+    net_log = next((n for n in log.net_logs if n.phase == result.net.phase), None)
+    records = {rec.name: rec for rec in net_log.layers} if net_log is not None else {}
+    out: list[LogLine] = []
+    for row in result.layers:
+        rec = records.get(row.name)
+        ours = [_shape_line(s) for s in row.top_shapes or []] + [f"Memory required for data: {row.memory_bytes}"]
+        theirs: list[tuple[str, int | None]] = []
+        if rec is not None:
+            lines = list(rec.top_shape_lines) + [None] * len(rec.top_shapes)
+            theirs = [(_shape_line(list(s)), lines[j]) for j, s in enumerate(rec.top_shapes)]
+            if rec.memory_bytes is not None:
+                theirs.append((f"Memory required for data: {rec.memory_bytes}", rec.memory_line))
+        for k in range(max(len(ours), len(theirs))):
+            mine = ours[k] if k < len(ours) else None
+            text, line = theirs[k] if k < len(theirs) else (None, None)
+            out.append(LogLine(row.name, mine, text, line))
+    return out
 
 
 @dataclass
@@ -45,6 +89,9 @@ class LenetAnalysis:
     deploy: Analysis
     claims: dict[str, float]
     log_lines: list[str]
+    #: the TRAIN net's set-up lines next to a real Caffe log's (None when no log was found)
+    against_log: list[LogLine] | None = None
+    log_path: str | None = None
 
     def table(self) -> pd.DataFrame:
         """Per-layer table of the deploy net (batch 64, as the seed's)."""
@@ -82,8 +129,18 @@ class LenetAnalysis:
         ]
         if chart:
             parts += [f"![compute and weights per layer]({chart})", ""]
-        parts += ["## Caffe's set-up lines for the TRAIN net, recomputed", "", "```",
-                  *self.log_lines, "```", ""]
+        if self.against_log is None:
+            parts += ["## Caffe's set-up lines for the TRAIN net, recomputed", "", "```",
+                      *self.log_lines, "```", ""]
+            return "\n".join(parts)
+        same = sum(x.same for x in self.against_log)
+        parts += ["## Caffe's set-up lines for the TRAIN net: recomputed, and as Caffe printed them", "",
+                  f"Against `{self.log_path}`: {same} of {len(self.against_log)} lines identical.", "",
+                  "| layer | caffecx | Caffe's log | log line | |", "| --- | --- | --- | ---: | --- |"]
+        for x in self.against_log:
+            parts.append(f"| {x.layer} | `{x.caffecx or '-'}` | `{x.log or '-'}` | {x.log_line or '-'} | "
+                         f"{'same' if x.same else '**differs**'} |")
+        parts.append("")
         return "\n".join(parts)
 
     def plot(self, path: str | Path) -> None:
@@ -117,9 +174,14 @@ class LenetAnalysis:
         write_atomic(path, buf.getvalue())
 
 
-def lenet_analysis(folder: str | Path = BUNDLED) -> LenetAnalysis:
-    """Regenerate seed 002's analysis from `folder` (``lenet.prototxt`` + ``lenet_train_test.prototxt``)."""
+def lenet_analysis(folder: str | Path = BUNDLED, log: str | Path | None = None) -> LenetAnalysis:
+    """Regenerate seed 002's analysis from `folder` (``lenet.prototxt`` + ``lenet_train_test.prototxt``).
+
+    The TRAIN net's set-up lines are compared with a real Caffe training log: `log`, else
+    ``lenet_train.log`` in `folder`, else the bundled ``logs/lenet_train.log`` (when present)."""
     folder = Path(folder)
+    if log is None:
+        log = next((p for p in (folder / "lenet_train.log", BUNDLED_LOG) if p.is_file()), None)
     deploy = analyze(load_net(folder / "lenet.prototxt"))
     train = analyze(load_net(folder / "lenet_train_test.prototxt", phase="TRAIN"), base_dirs=[folder])
     conv1, ip1 = deploy.layer("conv1"), deploy.layer("ip1")
@@ -129,7 +191,11 @@ def lenet_analysis(folder: str | Path = BUNDLED) -> LenetAnalysis:
         "conv1_vs_ip1_compute": conv1.macs / ip1.macs,
         "conv1_vs_ip1_weights": conv1.weights / ip1.weights,
     }
-    return LenetAnalysis(train, deploy, claims, caffe_log_lines(train))
+    against = compare_with_log(train, log) if log is not None else None
+    shown = None
+    if log is not None:
+        shown = os.path.relpath(log) if Path(log).resolve().is_relative_to(Path.cwd()) else str(log)
+    return LenetAnalysis(train, deploy, claims, caffe_log_lines(train), against, shown)
 
 
 def write_report(result: LenetAnalysis, out_dir: str | Path) -> tuple[Path, Path]:

@@ -14,11 +14,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "lenet_analysis.md + lenet_analysis.png; the Markdown is also printed.")
     p.add_argument("--dir", default=str(BUNDLED), help="folder with lenet.prototxt and lenet_train_test.prototxt")
     p.add_argument("--out-dir", default="out/lenet", help="where to write the report (default out/lenet)")
+    p.add_argument("--log", help="a real Caffe training log of the TRAIN net to set the recomputed set-up lines "
+                                 "against (default: lenet_train.log in --dir, else the bundled logs/lenet_train.log)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    result = lenet_analysis(args.dir)
+    result = lenet_analysis(args.dir, log=args.log)
     md, png = write_report(result, args.out_dir)
     sys.stdout.write(md.read_text())
     print(f"wrote {md} and {png}", file=sys.stderr)

@@ -38,6 +38,24 @@ def test_lenet_report_files(tmp_path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_lenet_report_sets_the_lines_against_caffes_log(tmp_path) -> None:
+    result = lenet_analysis(REPO / "prototxt")  # the bundled logs/lenet_train.log
+    assert result.log_path and result.log_path.endswith("lenet_train.log")
+    assert len(result.against_log) == 19 and all(x.same for x in result.against_log)
+    conv1 = [x for x in result.against_log if x.layer == "conv1"]
+    assert [(x.log, x.log_line) for x in conv1] == [("Top shape: 64 20 24 24 (737280)", 186),
+                                                    ("Memory required for data: 3150080", 187)]
+    assert "19 of 19 lines identical" in result.to_markdown()
+    # a log that says otherwise is shown as differing, line by line
+    bad = tmp_path / "lenet_train.log"
+    bad.write_text((LENET / "lenet_train.log").read_text().replace("data: 3150080", "data: 3150081", 1))
+    other = lenet_analysis(REPO / "prototxt", log=bad)
+    differs = [x for x in other.against_log if not x.same]
+    assert [(x.layer, x.caffecx, x.log) for x in differs] == [
+        ("conv1", "Memory required for data: 3150080", "Memory required for data: 3150081")]
+    assert "18 of 19 lines identical" in other.to_markdown() and "**differs**" in other.to_markdown()
+
+
 def test_lenet_cli(tmp_path, capsys) -> None:
     assert main(["lenet", "--out-dir", str(tmp_path)]) == 0
     assert "0.00125" in capsys.readouterr().out
