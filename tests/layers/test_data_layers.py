@@ -100,6 +100,18 @@ def test_hdf5_data(tmp_path) -> None:
     assert setup(text, Context(base_dirs=[tmp_path])) == [(10, 4), (10,)]
 
 
+def test_hdf5_data_without_h5py_asks_for_a_shape(tmp_path, monkeypatch) -> None:
+    import sys
+
+    (tmp_path / "train.txt").write_text("train.h5\n")
+    monkeypatch.setitem(sys.modules, "h5py", None)  # as if h5py were not installed
+    text = 'type: "HDF5Data" top: "data" top: "label" hdf5_data_param { source: "train.txt" batch_size: 10 }'
+    with pytest.raises(ShapeError, match=r"needs h5py \(pip install h5py\), or pass --input-shape data=10,C,H,W"):
+        setup(text, Context(base_dirs=[tmp_path]))
+    assert setup(text, Context(base_dirs=[tmp_path], input_shapes={"data": (10, 4), "label": (10,)})) == [
+        (10, 4), (10,)]
+
+
 def test_window_and_memory_data() -> None:
     window = ('type: "WindowData" top: "data" top: "label" transform_param { crop_size: 227 } '
               'window_data_param { source: "w.txt" batch_size: 128 }')
