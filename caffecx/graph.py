@@ -16,7 +16,15 @@ import numpy as np
 
 from caffecx.errors import GraphError, WeightsError
 from caffecx.io.netstate import NetState, filter_net, state_for
-from caffecx.io.reader import NetText, Source, blob_to_array, read_caffemodel, read_net_text
+from caffecx.io.reader import (
+    NetText,
+    Source,
+    blob_to_array,
+    is_binary_model,
+    read_caffemodel,
+    read_net_model,
+    read_net_text,
+)
 from caffecx.io.splits import insert_splits
 
 
@@ -180,16 +188,26 @@ def load_net(
     weights: Source | None = None,
     strict: bool = False,
 ) -> Net:
-    """Read a net (prototxt path or text, or a solver naming one) and build it for a NetState.
+    """Read a net (prototxt path or text, a solver naming one, or a .caffemodel) and build it for a NetState.
 
     ``weights`` (a .caffemodel) are attached to layers by name, as Caffe's CopyTrainedLayersFrom:
-    layers of the file that the net lacks are noted and ignored.
+    layers of the file that the net lacks are noted and ignored. A .caffemodel given as the net
+    brings its own weights (Caffe saves the whole net definition with them), unless ``weights`` is given.
     """
-    net_text = source if isinstance(source, NetText) else read_net_text(source, strict=strict)
+    model = None
+    if isinstance(source, NetText):
+        net_text = source
+    elif is_binary_model(source):
+        net_text, model = read_net_model(source)
+    else:
+        net_text = read_net_text(source, strict=strict)
     state = state_for(net_text.param, phase, level, tuple(stages))
     net = build_net(net_text, state)
     if weights is not None:
         attach_weights(net, weights)
+    elif model is not None:
+        attach_weights(net, model)
+        net.weights_path = str(source)
     return net
 
 

@@ -17,7 +17,7 @@ TABLE_COLUMNS = ["name", "type", "top_shapes", "weights", "params", "macs", "flo
 
 def add_net_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments every command that builds a net shares."""
-    p.add_argument("net", help="net prototxt (or a solver naming one)")
+    p.add_argument("net", help="net prototxt (or a solver naming one, or a .caffemodel: its stored net)")
     p.add_argument("--weights", help=".caffemodel whose blobs are checked against the net")
     p.add_argument("--phase", choices=["TRAIN", "TEST"], default="TEST", help="NetState phase (default TEST)")
     p.add_argument("--stage", action="append", default=[], help="NetState stage (repeatable)")

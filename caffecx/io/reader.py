@@ -154,6 +154,39 @@ def read_net_text(source: Source, *, strict: bool = False) -> NetText:
     return NetText(upgraded, path, lines, list(notes), skipped)
 
 
+def is_binary_model(source: Source) -> bool:
+    """True when `source` names a binary protobuf file (a .caffemodel) rather than prototxt text:
+    by its suffix, else by a NUL byte or invalid UTF-8 in its first 4 KB."""
+    if not isinstance(source, (str, os.PathLike)) or _looks_like_text(source):
+        return False
+    path = Path(source)
+    if not path.is_file():
+        return False
+    if path.suffix.lower() in (".caffemodel", ".binaryproto", ".solverstate"):
+        return True
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if b"\0" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.start < len(head) - 4  # not merely a character cut at the 4 KB boundary
+    return False
+
+
+def read_net_model(source: Source) -> tuple[NetText, Any]:
+    """The net stored in a binary .caffemodel (Caffe saves the whole NetParameter: layers, their
+    params and rules, and the blobs): (the structure without blobs, the model with them)."""
+    model = read_caffemodel(source)
+    structure = caffe_pb2.NetParameter()
+    structure.CopyFrom(model)
+    for layer in structure.layer:
+        del layer.blobs[:]
+    notes = ["the net is the one stored in the weights file (as Caffe saved it after training)"]
+    return NetText(structure, str(source), [], notes, []), model
+
+
 def _upgrade(fn: Any, msg: Any, path: str | None) -> tuple[Any, list[str]]:
     from caffecx.errors import CaffecxError
 

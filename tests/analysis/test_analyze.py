@@ -248,3 +248,31 @@ def test_layers_missing_from_the_weights_file_are_named(tmp_path, capsys) -> Non
     assert "Ignoring source layer ip2" in net.notes
     assert main(["analyze", str(p), "--weights", str(LENET / "lenet_iter_1000.caffemodel")]) == 0
     assert "layer 'ip2_new': no weights" in capsys.readouterr().err
+
+
+def test_a_caffemodel_alone_is_a_net_with_its_weights(capsys, tmp_path) -> None:
+    # Caffe saves the whole net definition in the weights file: LeNet's TRAIN net, as trained
+    model = LENET / "lenet_iter_1000.caffemodel"
+    net = load_net(model, phase="TRAIN")
+    assert [n.name for n in net.layers] == ["mnist", "conv1", "pool1", "conv2", "pool2", "ip1", "relu1", "ip2",
+                                            "loss"]
+    assert net.layer("conv1").blobs[0].shape == (20, 1, 5, 5) and net.weights_path == str(model)
+    from_model = analyze(net)
+    from_text = analyze(load_net(LENET / "lenet_train_test.prototxt", phase="TRAIN"))
+    assert [(r.name, r.top_shapes, r.memory_bytes, r.params, r.macs) for r in from_model.layers] == [
+        (r.name, r.top_shapes, r.memory_bytes, r.params, r.macs) for r in from_text.layers]
+    # its only data layer is TRAIN's: in TEST the error says so
+    with pytest.raises(GraphError, match=r"made by 'mnist' \(include \{ phase: TRAIN \}\), left out for phase TEST"):
+        load_net(model)
+    # V1 weights files (the 2014 binary format) upgrade and analyze the same way
+    v1 = analyze(load_net(NETS / "layers_3_v1.caffemodel"))
+    assert [r.top_shapes for r in v1.layers] == [r.top_shapes for r in analyze(load_net(NETS / "layers_3_v1.prototxt")).layers]
+    assert main(["check", str(model), str(LENET / "lenet_train.log"), "--phase", "TRAIN"]) == 0
+    assert "TRAIN (" in capsys.readouterr().out
+    # `upgrade` writes the stored definition as prototxt (blobs left out): the same net again
+    assert main(["upgrade", str(model), "-o", str(tmp_path / "lenet.prototxt")]) == 0
+    text = (tmp_path / "lenet.prototxt").read_text()
+    assert "blobs" not in text and 'source: "examples/mnist/mnist_train_lmdb"' in text
+    again = load_net(tmp_path / "lenet.prototxt", phase="TRAIN")
+    assert [(n.name, n.type, n.bottoms, n.tops) for n in again.layers] == [
+        (n.name, n.type, n.bottoms, n.tops) for n in net.layers]
