@@ -8,6 +8,8 @@ Conventions (stated once, used everywhere):
   layers so far, of every top's element count × 4 bytes (in-place and split tops included).
 * ``weights``: learnable weight elements (biases excluded); ``params``: every learnable element
   (weights + biases; BatchNorm's mean/variance/factor are statistics, not params: see ``stored``).
+* ``feature_map_elements`` (totals): seed 003's space complexity's feature maps: the top elements
+  of every layer, in-place tops and Split tops left out (Caffe's memory line counts both).
 * ``macs``: multiply-accumulates of the whole batch; ``flops``: 2 per MAC + bias adds + the layer's
   element-wise work (documented per layer type in ``caffecx.layers``).
 * ``compute_param_ratio``: per-sample MACs / weights (seed 002: LeNet conv1 → 576, ip1 → 1).
@@ -156,6 +158,7 @@ class Analysis:
             "macs": sum(s.macs for s in known),
             "flops": sum(s.flops for s in known),
             "activations": sum(s.activations for s in known),
+            "feature_map_elements": sum(_own_elements(s) for s in known),
             "memory_bytes": mem,
             "batch": self.batch,
             "unknown_layers": [name for name, _, _ in self.unknown],
@@ -212,6 +215,15 @@ class Analysis:
             if s.name == name:
                 return s
         raise KeyError(name)
+
+
+def _own_elements(row: LayerStats) -> int:
+    """Elements of the tops a layer writes into memory of its own: seed 003's output feature maps,
+    without in-place tops (a ReLU on its bottom) and without Split's tops (Caffe shares their data)."""
+    if row.type == "Split" or not row.top_shapes:
+        return 0
+    flags = row.in_place + [False] * len(row.top_shapes)
+    return sum(math.prod(s) for s, same in zip(row.top_shapes, flags, strict=False) if not same)
 
 
 def _records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:

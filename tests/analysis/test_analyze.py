@@ -89,6 +89,30 @@ def test_batch_scaling() -> None:
     assert many.layer("conv1").compute_param_ratio == one.layer("conv1").compute_param_ratio == 576
 
 
+def test_seed_003_receptive_field_and_space_complexity() -> None:
+    # seed 003: three 3x3 stride-1 convolutions see 7x7 of the input (RF_l = RF_{l-1} + (k - 1)·stride_product);
+    # a dilated kernel counts as d·(k - 1) + 1
+    layers = "".join(
+        f'layer {{ name: "c{i}" type: "Convolution" bottom: "{b}" top: "c{i}" '
+        f'convolution_param {{ num_output: 4 kernel_size: 3 {extra} }} }}\n'
+        f'layer {{ name: "r{i}" type: "ReLU" bottom: "c{i}" top: "c{i}" }}\n'
+        for i, (b, extra) in enumerate([("x", ""), ("c0", ""), ("c1", "")]))
+    net = 'layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 dim: 16 dim: 16 } } }\n'
+    r = analyze(load_net(net + layers))
+    assert [r.layer(f"c{i}").receptive_field.size for i in range(3)] == [(3, 3), (5, 5), (7, 7)]
+    assert r.layer("r2").receptive_field.size == (7, 7)  # ReLU maps no space
+    dilated = analyze(load_net(net + layers.replace("kernel_size: 3  }", "kernel_size: 3 dilation: 2 }", 1)))
+    assert dilated.layer("c2").receptive_field.size == (9, 9)  # 1 + 2·2 + 2 + 2
+    # space: params + feature maps, the in-place ReLUs not counted (seed 003's note); Caffe's memory
+    # line counts them (and the input)
+    maps = 2 * 16 * 16 + 4 * (14 * 14 + 12 * 12 + 10 * 10)
+    t = r.totals()
+    assert t["feature_map_elements"] == maps
+    assert t["activations"] == maps + 4 * (14 * 14 + 12 * 12 + 10 * 10)
+    assert t["memory_bytes"] == 4 * t["activations"]
+    assert t["params"] == (2 * 9 * 4 + 4) + 2 * (4 * 9 * 4 + 4)
+
+
 def test_receptive_fields_of_lenet() -> None:
     rows = {r.name: r.receptive_field for r in analyze(load_net(LENET / "lenet.prototxt")).layers}
     assert rows["conv1"].size == (5, 5) and rows["conv1"].jump == (1, 1)
