@@ -411,6 +411,13 @@ def _analyze_layer(
         row.note = "no weights for this layer in the weights file (Caffe keeps its filler values)"
     for t, s in zip(node.tops, tops, strict=True):
         shapes[t] = s
+    empty = [f"'{t}' ({'x'.join(map(str, s))})" for t, s in zip(node.tops, tops, strict=True)
+             if len(s) and count(s) == 0]
+    if empty and all(count(b) for b in bottom_shapes):
+        # Caffe sets such a layer up without complaint (its output-size formulas have no CHECK) and
+        # then computes nothing: nearly always a kernel larger than the padded input
+        row.note = "; ".join(filter(None, [row.note, f"empty top {', '.join(empty)}: Caffe accepts it, "
+                                           "but nothing is computed (a kernel larger than the padded input?)"]))
     row.top_shapes = [list(s) for s in tops]
     row.param_shapes = [list(b.shape) for b in blobs]
     row.weights = sum(b.size for b in blobs if b.kind == "weight")

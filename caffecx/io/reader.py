@@ -8,6 +8,7 @@ binaries, never a traceback from inside protobuf.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,11 @@ def read_source(source: Source) -> tuple[str, str | None]:
         ) from None
 
 
+#: A glog line (``I0405 18:22:46.263157 13500 net.cpp:157] ...``, glog >= 0.6: ``I20261122 ...``) or a
+#: shell's ``+ caffe train ...`` trace opening the text: a training log handed over as a prototxt.
+_GLOG_START = re.compile(r"\A\s*(?:[IWEF]\d{4}(?:\d{4})? \d\d:\d\d:\d\d\.\d+ |Log file created at: )")
+
+
 def _strip_error_prefix(msg: str) -> str:
     # protobuf formats "L:C : message" (sometimes with the offending line quoted); keep the message.
     head, sep, rest = msg.partition(" : ")
@@ -79,6 +85,9 @@ def parse_text(
     ``file:line:col: unknown field 'x' in caffe.LayerParameter (skipped)``; with ``strict`` it is an
     error. Anything else malformed raises `ParseError` located at Caffe's line and column.
     """
+    if _GLOG_START.match(text):
+        raise ParseError("this is a Caffe log, not a prototxt: read it with `caffecx log`, or check it "
+                         "against a net with `caffecx check [NET] LOG`", path=path, line=1, column=1)
     skipped: list[str] = []
     while True:
         try:
@@ -178,7 +187,13 @@ def is_binary_model(source: Source) -> bool:
 def read_net_model(source: Source) -> tuple[NetText, Any]:
     """The net stored in a binary .caffemodel (Caffe saves the whole NetParameter: layers, their
     params and rules, and the blobs): (the structure without blobs, the model with them)."""
-    model = read_caffemodel(source)
+    try:
+        model = read_caffemodel(source)
+    except ParseError as err:
+        if Path(source).suffix.lower() == ".caffemodel":
+            raise
+        raise ParseError(f"neither prototxt text nor a readable .caffemodel ({err.message})",
+                         path=str(source)) from None
     structure = caffe_pb2.NetParameter()
     structure.CopyFrom(model)
     for layer in structure.layer:

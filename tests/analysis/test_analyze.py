@@ -202,6 +202,25 @@ def test_cli_errors_exit_2(tmp_path, capsys) -> None:
     garbage.write_bytes(b"\x00\xff" * 100)
     assert main(["analyze", str(LENET / "lenet.prototxt"), "--weights", str(garbage)]) == 2
     assert "junk.caffemodel" in capsys.readouterr().err
+    # a training log handed over as the net, a picture: said so, not a protobuf parser's complaint
+    assert main(["analyze", str(LENET / "lenet_train.log")]) == 2
+    assert "lenet_train.log:1:1: this is a Caffe log, not a prototxt: read it with `caffecx log`" in \
+        capsys.readouterr().err
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    assert main(["analyze", str(picture)]) == 2
+    assert f"{picture}: neither prototxt text nor a readable .caffemodel" in capsys.readouterr().err
+
+
+def test_an_empty_top_is_set_up_as_caffe_does_with_a_warning(capsys) -> None:
+    net = ('layer { name: "a" type: "Input" top: "x" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
+           'layer { name: "p" type: "Pooling" bottom: "x" top: "y" pooling_param { kernel_size: 9 stride: 2 } }\n')
+    r = analyze(load_net(net))
+    # Caffe's pooled size: ceil((8 - 9) / 2) + 1 = ceil(-0.5) + 1 = 1; with stride 1: ceil(-1) + 1 = 0
+    assert r.layer("p").top_shapes == [[1, 3, 1, 1]] and r.layer("p").note == ""
+    r = analyze(load_net(net.replace("stride: 2", "stride: 1")))
+    assert r.layer("p").top_shapes == [[1, 3, 0, 0]] and r.layer("p").memory_bytes == 768
+    assert r.layer("p").note.startswith("empty top 'y' (1x3x0x0): Caffe accepts it")
 
 
 def test_unknown_bottom_cli(tmp_path, capsys) -> None:
