@@ -34,7 +34,21 @@ _CREATE, _SHAPE, _MEM, _BOTTOM, _TOP, _BW = 1, 2, 3, 4, 5, 6  # kinds above _CRE
 
 
 def _u64(s: bytes) -> np.uint64:
-    return np.frombuffer(s[:8].ljust(8, b"\0"), dtype=np.uint64)[0]
+    return np.frombuffer(s[:8].ljust(8, b"\0"), dtype="<u8")[0]
+
+
+_LOWMASK = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def words(pb: np.ndarray) -> np.ndarray:
+    """The 8 bytes from every position of a `padded` buffer as little-endian uint64s (element ``i`` is
+    ``pb[i:i + 8]``): an unaligned view, no copy. One gather then compares 8 bytes at once."""
+    return np.ndarray((len(pb) - 7,), dtype="<u8", buffer=pb, strides=(1,))
+
+
+def _masked(w: np.ndarray, pos: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``length`` (at most 16) bytes at each ``pos`` as two words, the bytes after zeroed."""
+    return (w[pos] & _LOWMASK[np.clip(length, 0, 8)], w[pos + 8] & _LOWMASK[np.clip(length - 8, 0, 8)])
 
 
 def _lit(s: bytes) -> np.ndarray:
@@ -52,6 +66,11 @@ _SKIP = [_lit(p) for p in (
     b"Restarting data prefetching", b"Waiting for data", b"output data size: ", b"Opened lmdb ",
     b"Opened leveldb ", b"Sharing parameters ", b"Solver scaffolding done", b"Starting Optimization",
     b"Use CPU", b"Use GPU ", b"Using GPUs ")]
+
+
+def _is_stop(b: np.ndarray) -> np.ndarray:
+    """Bytes that end a number token (`_STOPS` and the zero padding)."""
+    return (b == 32) | (b == 44) | ((b >= 9) & (b <= 13)) | (b == 0)
 
 
 def _token_end(mat: np.ndarray) -> np.ndarray:
@@ -76,9 +95,19 @@ def _tokens(pb: np.ndarray, starts: np.ndarray, limits: np.ndarray, width: int =
 
 
 def _has(pb: np.ndarray, at: np.ndarray, limits: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """Whether the bytes at each ``at`` are ``lit`` (and end by ``limits``), 8 bytes per comparison."""
     if len(at) == 0:
         return np.zeros(0, dtype=bool)
-    return (windows(pb, at, None, len(lit)) == lit).all(axis=1) & (at + len(lit) <= limits)
+    w = words(pb)
+    raw = lit.tobytes()
+    ok = at + len(raw) <= limits
+    for j in range(0, len(raw), 8):
+        part = raw[j:j + 8]
+        x = w[at + j] if j else w[at]
+        if len(part) < 8:
+            x &= _LOWMASK[len(part)]
+        ok &= x == int.from_bytes(part, "little")
+    return ok
 
 
 def _find(pb: np.ndarray, starts: np.ndarray, limits: np.ndarray, lit: np.ndarray, width: int
@@ -129,12 +158,12 @@ class FloatSpans:
         length = np.clip(e - s, 0, 31)
         vals = None
         if n:
-            # the tokens, one per line: gather exactly their bytes (plus a newline each)
-            total = int(length.sum())
-            out_start = np.cumsum(length + 1) - (length + 1)
-            within = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
-            blob = np.full(total + n, 10, dtype=np.uint8)
-            blob[np.repeat(out_start, length) + within] = self.pb[np.repeat(s, length) + within]
+            # the tokens, one per line: their bytes and a newline each (row-major order of a mask)
+            width = int(length.max()) + 1
+            mat = windows(self.pb, s, None, width)
+            col = np.arange(width)
+            mat[np.arange(n), length] = 10
+            blob = mat[col[None, :] <= length[:, None]]
             try:
                 frame = pd.read_csv(io.BytesIO(blob.tobytes()), header=None, dtype=np.float64, engine="c",
                                     sep="\x01", quoting=3, skip_blank_lines=False, keep_default_na=False,
@@ -158,12 +187,13 @@ class FloatSpans:
         return self.values[sl], ~self.ok[sl]
 
 
-def scan_chunk(p: LogParser, chunk: bytes) -> None:
-    """Parse one chunk (whole lines) into ``p``: per-iteration lines vectorized, the rest via ``p._rest``."""
+def scan_chunk(p: LogParser, chunk: bytes) -> int:
+    """Parse one chunk (whole lines) into ``p``: per-iteration lines vectorized, the rest via ``p._rest``.
+    Returns the number of lines (newlines) of the chunk."""
     buf = np.frombuffer(chunk, dtype=np.uint8)
     nl = np.flatnonzero(buf == 10)
     if len(nl) == 0:
-        return
+        return 0
     pb = padded(buf, 128)
     starts = np.empty(len(nl), dtype=np.int64)
     starts[0] = 0
@@ -183,13 +213,13 @@ def scan_chunk(p: LogParser, chunk: bytes) -> None:
     p.glog_lines += ng
     if ng == 0 and p._block is None:
         _specials_only(p, chunk, nl, base)
-        return
+        return len(nl)
     gms = gpos + 2
     gend = ends[gi]
     gend = gend - ((gend > gms) & (buf[np.maximum(gend - 1, 0)] == 13))  # CRLF
 
-    head = windows(pb, gms, None, 16)  # compared with literals that hold no newline
-    w8 = np.ascontiguousarray(head[:, :8]).view(np.uint64).ravel()
+    wd = words(pb)
+    w8 = wd[gms]  # the first 8 bytes of every message
     info = buf[starts[gi]] == 73  # the line starts with an INFO prefix
     skip = np.zeros(ng, dtype=bool)
     for lit in _SKIP:
@@ -213,10 +243,22 @@ def scan_chunk(p: LogParser, chunk: bytes) -> None:
     ok &= vok
     wt = _has(pb, o_ve, o_lim, _LIT_W)
     o_ws = o_ve + 4
-    o_we, wok = _tokens(pb, o_ws, o_lim)
+    # the usual weight ``1`` and weighted value as written before: their ends without a token search
+    o_we = o_ws + 1
+    wok = (pb[o_ws] == 49) & _is_stop(pb[o_we]) & (o_lim > o_ws)
+    other = np.flatnonzero(~wok)
+    if len(other):
+        o_we[other], wok[other] = _tokens(pb, o_ws[other], o_lim[other])
     wt &= wok & _has(pb, o_we, o_lim, _LIT_EQ)
     o_cs = o_we + 3
-    o_ce, cok = _tokens(pb, o_cs, o_lim)
+    vlen = o_ve - o_vs
+    o_ce = o_cs + vlen
+    c0, c1 = _masked(wd, o_cs, vlen)
+    v0, v1 = _masked(wd, o_vs, vlen)
+    cok = (vlen <= 16) & (c0 == v0) & (c1 == v1) & _is_stop(pb[o_ce]) & (o_lim - o_cs >= vlen) & (vlen > 0)
+    other = np.flatnonzero(~cok)
+    if len(other):
+        o_ce[other], cok[other] = _tokens(pb, o_cs[other], o_lim[other])
     wt &= cok & _has(pb, o_ce, o_lim, _LIT_LOSSP)
     o_keep = np.flatnonzero(ok)
     o_c, o_idx, o_ns, o_eq, o_vs, o_ve, wt = (a[o_keep] for a in (o_c, o_idx, o_ns, o_eq, o_vs, o_ve, wt))
@@ -228,15 +270,17 @@ def scan_chunk(p: LogParser, chunk: bytes) -> None:
     vlen = o_ve[w_sel] - o_vs[w_sel]
     c_same = (o_ce[w_sel] - o_cs[w_sel] == vlen) & (vlen <= 16)
     if len(w_sel):
-        c_same &= (windows(pb, o_cs[w_sel], o_ce[w_sel], 16) == windows(pb, o_vs[w_sel], o_ve[w_sel], 16)).all(
-            axis=1)
+        c0, c1 = _masked(wd, o_cs[w_sel], vlen)
+        v0, v1 = _masked(wd, o_vs[w_sel], vlen)
+        c_same &= (c0 == v0) & (c1 == v1)
     w_parse = w_sel[~w_one]
     c_parse = w_sel[~c_same]
     s_w = fs.add(o_ws[w_parse], o_we[w_parse])
     s_c = fs.add(o_cs[c_parse], o_ce[c_parse])
 
     # ``Iteration N, lr = x`` / ``Iteration N, loss = x`` / ``Iteration N (a iter/s, bs/n iters), loss = x``
-    i_c = np.flatnonzero((w8 == _K_IT) & (head[:, 8] == 110) & (head[:, 9] == 32))
+    i_c = np.flatnonzero(w8 == _K_IT)
+    i_c = i_c[(pb[gms[i_c] + 8] == 110) & (pb[gms[i_c] + 9] == 32)]
     i_ms, i_lim = gms[i_c], gend[i_c]
     it, it_ok, it_e = parse_ints_at(pb, i_ms + 10, i_lim)
     is_lr = it_ok & _has(pb, it_e, i_lim, _LIT_LR)
@@ -307,6 +351,49 @@ def scan_chunk(p: LogParser, chunk: bytes) -> None:
               "lr_sel": lr_sel, "s_lr": s_lr, "loss_sel": loss_sel, "s_loss": s_loss, "is_speed": is_speed,
               "s_a": s_a, "s_b": s_b, "n_v": n_v}
     _sequence(p, chunk, buf, nl, starts, gi, gpos, gms, gend, rare_g, hot_g, hot_k, hot_sub, base, setup, parsed)
+    return len(nl)
+
+
+def _thread_spans(pb: np.ndarray, ls: np.ndarray, pos: np.ndarray, width: int = 48
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`parser._thread_at` for many heads ``pb[ls:pos]`` at once: the token before the last run of spaces
+    (``... 24067 net.cpp:322``), from the ``width`` bytes before each ``pos``. Returns (start, end, how):
+    how 1 = a thread id at [start, end), 0 = none, -1 = not decided in the window (ask `_thread_at`)."""
+    n = len(pos)
+    how = np.full(n, -1, dtype=np.int8)
+    a = np.zeros(n, dtype=np.int64)
+    b = np.zeros(n, dtype=np.int64)
+    sel = np.flatnonzero(pos >= width)
+    if len(sel) == 0:
+        return a, b, how
+    p0 = pos[sel] - width
+    win = windows(pb, p0, None, width)
+    col = np.arange(width)
+    valid = col[None, :] >= (ls[sel] - p0)[:, None]
+    reach = ls[sel] >= p0  # the window holds the whole head
+    sp = (win == 32) & valid
+
+    def last_before(mask: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = mask & (col[None, :] < before[:, None])
+        found = m.any(axis=1)
+        return width - 1 - m[:, ::-1].argmax(axis=1), found
+
+    j, has_j = last_before(sp, np.full(len(sel), width))
+    # back over the spaces before j: the last valid non-space before it, plus one
+    k, has_k = last_before(valid & ~sp, j)
+    first_valid = np.maximum(ls[sel] - p0, 0)
+    jj = np.where(has_k, k + 1, first_valid)
+    i, has_i = last_before(sp, jj)
+    tok_a = np.where(has_i, i + 1, first_valid)
+    dig = (win >= 48) & (win <= 57)
+    in_tok = (col[None, :] >= tok_a[:, None]) & (col[None, :] < jj[:, None])
+    digits = ~(in_tok & ~dig).any(axis=1) & (jj > tok_a)
+    decided = np.where(has_j, (has_k | reach) & (has_i | reach), reach)
+    res = np.where(has_j, np.where(digits, 1, 0), 0)
+    how[sel] = np.where(decided, res, -1).astype(np.int8)
+    a[sel] = p0 + tok_a
+    b[sel] = p0 + jj
+    return a, b, how
 
 
 def _specials_only(p: LogParser, chunk: bytes, nl: np.ndarray, base: int) -> None:
@@ -351,9 +438,17 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
     specials = special_lines(chunk)
     ng = len(gi)
     # per rare line: (glog index, position of "] ", line index, message start, end, line start, set-up kind)
-    rare_rows = list(zip(rare_g.tolist(), gpos[rare_g].tolist(), gi[rare_g].tolist(), gms[rare_g].tolist(),
-                         gend[rare_g].tolist(), starts[gi[rare_g]].tolist(), setup[rare_g].tolist(), strict=True))
-    rare_rows.append((ng, 1 << 62, 0, 0, 0, 0, 0))
+    r_pos, r_ls, r_kind = gpos[rare_g], starts[gi[rare_g]], setup[rare_g]
+    # thread ids of the set-up lines (their builder), found with numpy
+    threads: list[bytes | None] = [None] * len(rare_g)
+    su = np.flatnonzero(r_kind > 0)
+    if len(su):
+        ta, tb, how = _thread_spans(v["pb"], r_ls[su], r_pos[su])
+        for k, a, b, h in zip(su.tolist(), ta.tolist(), tb.tolist(), how.tolist(), strict=True):
+            threads[k] = chunk[a:b] if h == 1 else None if h == 0 else _thread_at(chunk, int(r_ls[k]), int(r_pos[k]))
+    rare_rows = list(zip(rare_g.tolist(), r_pos.tolist(), gi[rare_g].tolist(), gms[rare_g].tolist(),
+                         gend[rare_g].tolist(), r_kind.tolist(), threads, strict=True))
+    rare_rows.append((ng, 1 << 62, 0, 0, 0, 0, None))
 
     run0 = p._run.index if p._run is not None and not p._ended else -1
     cur0 = p._cur if p._run is not None and not p._ended else -1
@@ -399,7 +494,7 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
     rest, shape_, memory_, create_, bottom_, top_, backward_ = (p._rest, p._shape, p._memory, p._create, p._bottom,
                                                                 p._top, p._backward)
     re_shape, re_bottom, re_top, re_bw = _RE_SHAPE, _RE_BOTTOM, _RE_TOP, _RE_BW
-    for g, pos, li, ms, me, ls0, kind in rare_rows:
+    for g, pos, li, ms, me, kind, thread in rare_rows:
         while sp_i < n_sp and specials[sp_i][0] < pos:  # ``*** Aborted at`` ... in between
             ls, raw = specials[sp_i]
             sp_i += 1
@@ -420,7 +515,6 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
             catch_up(bisect_left(hot_pos, pos, h))
         msg = chunk[ms:me]
         if kind > _CREATE:  # layer lines that only fill a layer record: no state to follow
-            thread = _thread_at(chunk, ls0, pos)
             if kind == _SHAPE and (m := re_shape.fullmatch(msg.rstrip())):
                 shape_(thread, m.group(1), m.group(2), base + li + 1)
                 continue
@@ -440,7 +534,7 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
         run_before, ended_before, rows_before, cur_before = p._run, p._ended, p._nrows, p._cur
         p._ln, p._lastpos = base + li, pos
         if kind == _CREATE and msg.startswith(b"Creating Layer "):
-            create_(_thread_at(chunk, ls0, pos), msg[15:].strip(), base + li + 1)
+            create_(thread, msg[15:].strip(), base + li + 1)
         else:
             rest(chunk, pos, msg)
         if p._run is not run_before:
@@ -519,7 +613,7 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
         spi[sp], spi_m[sp] = fs.get(v["s_b"])
         ni[sp] = v["n_v"][sel][sp]
         g = hot_g[l_items]
-        codes, tods = glog.stamps_at(buf, starts[gi[g]], gpos[g])
+        codes, tods = glog.stamps_at(v["pb"], starts[gi[g]], gpos[g])  # (padded: no copy)
         p.row_parts.append({
             "row": row_id[l_items], "run": run[l_items], "iteration": v["it"][sel][sub], "loss": loss[sub],
             "loss_missing": loss_m[sub], "lr": np.full(len(sub), np.nan), "lr_missing": np.ones(len(sub), dtype=bool),
@@ -534,11 +628,21 @@ def _names(p: LogParser, pb: np.ndarray, ns: np.ndarray, eq: np.ndarray) -> np.n
     n = len(ns)
     if n == 0:
         return np.empty(0, dtype=np.int64)
-    width = 16 if int((eq - ns).max()) <= 16 else 64  # names are short: a narrow key sorts fast
+    length = eq - ns
+    table = p.out_names
+    if int(length.max()) <= 16:  # names are short: two words and the length are the name
+        k0, k1 = _masked(words(pb), ns, length)
+        h = (k0 * np.uint64(0x9E3779B97F4A7C15)) ^ (k1 * np.uint64(0xC2B2AE3D27D4EB4F)) ^ length.astype(np.uint64)
+        _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        inv = inv.ravel()
+        if (k0[first][inv] == k0).all() and (k1[first][inv] == k1).all() and (length[first][inv] == length).all():
+            codes = np.array([table.setdefault(pb[ns[i]:eq[i]].tobytes(), len(table)) for i in first.tolist()],
+                             dtype=np.int64)
+            return codes[inv]
+    width = 16 if int(length.max()) <= 16 else 64
     mat = np.ascontiguousarray(windows(pb, ns, eq, width))
     keys = mat.view(np.dtype((np.void, width))).ravel()
     uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-    table = p.out_names
     codes = np.array([table.setdefault(bytes(mat[i, :eq[i] - ns[i]]), len(table)) for i in first.tolist()],
                      dtype=np.int64)
     return codes[inv.ravel()]

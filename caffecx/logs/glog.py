@@ -142,7 +142,8 @@ def _fill(codes: np.ndarray, tods: np.ndarray, u8: np.ndarray, head: Callable[[i
 
 
 def stamps_at(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`head_stamps` for heads given as ``buf[starts[i]:ends[i]]`` of one uint8 buffer (no copies)."""
+    """`head_stamps` for heads given as ``buf[starts[i]:ends[i]]`` of one uint8 buffer (no copy when 25
+    bytes can be read from every start)."""
     n = len(starts)
     codes = np.full(n, -1, dtype=np.int64)
     tods = np.full(n, np.nan)
@@ -150,8 +151,11 @@ def stamps_at(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np
         return codes, tods
     from numpy.lib.stride_tricks import sliding_window_view
 
-    pad = np.zeros(len(buf) + 25, dtype=np.uint8)
-    pad[:len(buf)] = buf
+    if len(buf) >= int(starts.max()) + 25:  # (a padded buffer: read 25 bytes from each start as it is)
+        pad = buf
+    else:
+        pad = np.zeros(len(buf) + 25, dtype=np.uint8)
+        pad[:len(buf)] = buf
     u8 = sliding_window_view(pad, 25)[starts]
     short = np.flatnonzero(ends - starts < 25)
     if len(short):
@@ -195,24 +199,47 @@ def absolute_seconds(codes: np.ndarray, tods: np.ndarray) -> np.ndarray:
     Dates with a year are exact. Year-less dates (classic glog) start in a nominal year; a jump back
     by more than half a year starts the next year, and a year is a leap year when one of its dates
     is Feb 29 -- so the seconds stay monotonic across Dec 31 -> Jan 1.
+
+    (Dates change rarely in file order: the calendar is worked out once per run of equal dates.)
     """
     codes = np.asarray(codes, dtype=np.int64)
     tods = np.asarray(tods, dtype=np.float64)
-    out = np.full(len(codes), np.nan)
-    year = codes // 10000
-    month = (codes // 100) % 100
-    day = codes % 100
-    valid = (codes >= 0) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & ~np.isnan(tods)
-    withyear = valid & (year > 0)
+    n = len(codes)
+    out = np.full(n, np.nan)
+    if n == 0:
+        return out
+    starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
+    lengths = np.diff(np.append(starts, n))
+    rc = codes[starts]  # one date per run
+    year = rc // 10000
+    month = (rc // 100) % 100
+    day = rc % 100
+    vdate = (rc >= 0) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    run_of = np.repeat(np.arange(len(starts)), lengths)
+    valid = vdate[run_of] & ~np.isnan(tods)
+    withyear = valid & (year > 0)[run_of]
     if withyear.any():
-        days = _days_from_civil(year[withyear], month[withyear], day[withyear])
-        out[withyear] = days * 86400.0 + tods[withyear]
-    yearless = np.flatnonzero(valid & (year == 0))
+        days = np.zeros(len(rc), dtype=np.int64)
+        wy = vdate & (year > 0)
+        days[wy] = _days_from_civil(year[wy], month[wy], day[wy])
+        out[withyear] = days[run_of[withyear]] * 86400.0 + tods[withyear]
+    yearless = np.flatnonzero(valid & (year == 0)[run_of])
     if len(yearless):
-        m = month[yearless]
-        d = day[yearless]
-        coarse = (_CUM[m - 1] + d - 1) * 86400.0 + tods[yearless]
-        back = np.diff(coarse, prepend=coarse[0]) < -_HALF_YEAR
+        r = run_of[yearless]
+        # runs of the year-less stamps; only where a run starts can the date jump back
+        ystart = np.concatenate([[0], np.flatnonzero(r[1:] != r[:-1]) + 1])
+        yrun = r[ystart]  # the date run of each
+        m = month[yrun]
+        d = day[yrun]
+        cum = _CUM[m - 1] + d - 1
+        if len(ystart) > 1:
+            prev = yearless[ystart[1:] - 1]
+            cur = yearless[ystart[1:]]
+            coarse_prev = cum[:-1] * 86400.0 + tods[prev]
+            coarse_cur = cum[1:] * 86400.0 + tods[cur]
+            back = np.concatenate([[False], coarse_cur - coarse_prev < -_HALF_YEAR])
+        else:
+            back = np.zeros(1, dtype=bool)
         seg = np.cumsum(back)
         nseg = int(seg[-1]) + 1
         leap = np.zeros(nseg, dtype=bool)
@@ -222,5 +249,7 @@ def absolute_seconds(codes: np.ndarray, tods: np.ndarray) -> np.ndarray:
         seg_start = np.concatenate([[0], np.cumsum(seg_len)[:-1]])
         doy = _CUM[m - 1] + d - 1 + ((m > 2) & leap[seg])
         base = float(_days_from_civil(np.array([2001]), np.array([1]), np.array([1]))[0])
-        out[yearless] = (base + seg_start[seg] + doy) * 86400.0 + tods[yearless]
+        dayno = base + seg_start[seg] + doy
+        ylen = np.diff(np.append(ystart, len(yearless)))
+        out[yearless] = np.repeat(dayno, ylen) * 86400.0 + tods[yearless]
     return out

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import io
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -214,14 +215,15 @@ def special_lines(chunk: bytes) -> list[tuple[int, bytes]]:
     """``*** Aborted at ...`` / ``*** SIGTERM ...`` / ``*** Check failure stack trace: ***`` lines (glog's
     failure handlers; not glog lines themselves): (line start, line) in order."""
     out: list[tuple[int, bytes]] = []
-    i = chunk.find(b"***")  # (not "*** ": a pattern ending in a space makes the search crawl)
-    while i >= 0:
+    for m in _SPECIAL.finditer(chunk):  # (re's scan is faster than repeated bytes.find of "***")
+        i = m.start()
         ls = chunk.rfind(b"\n", 0, i) + 1
+        if chunk.find(b"***", ls, i + 3) != i:
+            continue  # only the first "***" of a line counts
         le = chunk.find(b"\n", i)
         le = len(chunk) if le < 0 else le
-        if _SPECIAL.match(chunk, i) and b"] " not in chunk[ls:i] and (not out or out[-1][0] != ls):
+        if b"] " not in chunk[ls:i] and (not out or out[-1][0] != ls):
             out.append((ls, chunk[ls:le]))
-        i = chunk.find(b"***", max(le, i + 3))
     return out
 
 
@@ -335,8 +337,9 @@ class LogParser:
             if not self._line_by_line:
                 from caffecx.logs.fastscan import scan_chunk
 
-                scan_chunk(self, chunk)
+                lines = scan_chunk(self, chunk)
             else:
+                lines = chunk.count(b"\n")
                 start = 0
                 if b"*** " in chunk:
                     for ls, raw in special_lines(chunk):
@@ -350,7 +353,7 @@ class LogParser:
                 blk.parts.append(chunk[blk.start:])
                 blk.start = 0
             self._flush(chunk)
-            self._lines += chunk.count(b"\n")
+            self._lines += lines
         finally:
             if was:
                 gc.enable()
@@ -1000,6 +1003,42 @@ def _open_path(path: str | os.PathLike[str]) -> IO[bytes]:
         raise CaffecxError(f"cannot read log: {err.strerror or err}", path=str(p)) from None
 
 
+def _cut_reads(f: IO[bytes], left: int | None) -> Iterator[bytes]:
+    """Read ``f`` (``left`` bytes, or to its end) ``CHUNK_SIZE`` at a time and yield the pieces that
+    `LogParser.feed` would cut the reads into: each ends with a newline, so that ``feed`` takes it as
+    it is. (One copy per chunk: the reads go into one reused buffer.)"""
+    rem = b""
+    buf = bytearray(CHUNK_SIZE)
+    view = memoryview(buf)
+    while left is None or left > 0:
+        want = CHUNK_SIZE if left is None else min(CHUNK_SIZE, left)
+        r = len(rem)
+        if len(buf) < r + want:
+            view.release()
+            buf = bytearray(r + want)
+            view = memoryview(buf)
+        view[:r] = rem
+        got = f.readinto(view[r:r + want])
+        if not got:
+            break
+        if left is not None:
+            left -= got
+        n = r + got
+        k = buf.rfind(b"\n", 0, n)
+        if k < 0:
+            if n <= _MAX_LINE:
+                rem = bytes(view[:n])
+                continue
+            yield bytes(view[:n])  # (feed cuts an over-long line itself)
+            rem = b""
+            continue
+        yield bytes(view[:k + 1])
+        rem = bytes(view[k + 1:n])
+    view.release()
+    if rem:
+        yield rem  # (a last line without a newline: feed keeps it for finish)
+
+
 def _chunks(source: Source) -> tuple[Iterator[bytes], str | None]:
     """Bytes chunks of a path, bytes, a (binary or text) file object or an iterable of lines."""
     if isinstance(source, (str, os.PathLike)):
@@ -1007,8 +1046,7 @@ def _chunks(source: Source) -> tuple[Iterator[bytes], str | None]:
 
         def read() -> Iterator[bytes]:
             with _open_path(path) as f:
-                while data := f.read(CHUNK_SIZE):
-                    yield data
+                yield from _cut_reads(f, None)
 
         return read(), path
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -1042,14 +1080,19 @@ def _chunks(source: Source) -> tuple[Iterator[bytes], str | None]:
 
 _PARALLEL_MIN = 32 << 20  # files at least this big are split across processes
 _SPLIT_WINDOW = 8 << 20
+_FIRST_SHARE = 1.06
 _RE_SPLIT = re.compile(rb"\] Iteration \d{1,18}(?: \([^)\n]*\))?, loss = ")
 
 
 def _split_points(path: str, size: int, parts: int) -> list[int]:
     """Byte offsets where a file can be cut for parallel parsing: the start of a display line
-    (``Iteration N, loss = x``), where no echo, net set-up or test phase is in progress."""
+    (``Iteration N, loss = x``). Caffe prints one only between test phases and after the nets are
+    set up, so no echo, set-up or test phase is cut (the workers' parses are merged on that premise;
+    ``tests/logs/test_logs_parallel.py`` compares the merged parse with the whole-file one)."""
     points = [0]
-    first = size / parts  # equal parts: the results this process receives are unpickled while it parses
+    # this process parses the first part and then waits for the workers' results (their hand-over
+    # overlaps its own parse), so with one worker its part is a little bigger
+    first = size / parts * (_FIRST_SHARE if parts == 2 else 1.0)
     with open(path, "rb") as f:
         for i in range(1, parts):
             target = max(int(first + (size - first) * (i - 1) / (parts - 1)), points[-1] + 1)
@@ -1073,24 +1116,20 @@ def _parse_range(path: str, start: int, end: int) -> LogParser:
     """Parse ``path[start:end]`` as a continuation of whatever came before (for `parse_log`'s workers)."""
     parser = LogParser(path=path)
     with open(path, "rb") as f:
-        if start:
+        if start:  # the line numbers go on from the lines before
             lines = 0
             left = start
+            block = bytearray(min(CHUNK_SIZE, start))
             while left > 0:
-                data = f.read(min(CHUNK_SIZE, left))
-                if not data:
+                got = f.readinto(memoryview(block)[:min(CHUNK_SIZE, left)])
+                if not got:
                     break
-                lines += data.count(b"\n")
-                left -= len(data)
+                lines += int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8, count=got) == 10))
+                left -= got
             parser._lines = lines
         f.seek(start)
-        left = end - start
-        while left > 0:
-            data = f.read(min(CHUNK_SIZE, left))
-            if not data:
-                break
+        for data in _cut_reads(f, end - start):
             parser.feed(data)
-            left -= len(data)
     parser.finish()
     return parser
 
@@ -1107,7 +1146,47 @@ def _workers(size: int, workers: int | None) -> int:
     return max(1, min(cpus, 4, size // (16 << 20)))
 
 
+# Shared memory that the parent maps before forking the workers: a worker pickles its parser there
+# (protocol 5, the numpy columns out of band) and returns only where; the parent unpickles the columns
+# without a copy. Slots that are too small (or platforms without fork) fall back to the result pipe.
+_SHARED: dict[int, Any] = {}
+_SLOTS = itertools.count()
+
+
+def _parse_range_shared(path: str, start: int, end: int, slot: int) -> Any:
+    parser = _parse_range(path, start, end)
+    m = _SHARED.get(slot)
+    if m is None:
+        return parser
+    import pickle
+
+    bufs: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(parser, protocol=5, buffer_callback=bufs.append)
+    raws = [b.raw() for b in bufs]
+    if len(head) + sum(r.nbytes for r in raws) > len(m):
+        return parser
+    m[:len(head)] = head
+    spans = []
+    at = len(head)
+    for r in raws:
+        m[at:at + r.nbytes] = r
+        spans.append((at, r.nbytes))
+        at += r.nbytes
+    return ("shared", slot, len(head), spans)
+
+
+def _received(result: Any) -> LogParser:
+    if isinstance(result, LogParser):
+        return result
+    import pickle
+
+    _, slot, n, spans = result
+    view = memoryview(_SHARED[slot])
+    return pickle.loads(view[:n], buffers=[view[a:a + k] for a, k in spans])
+
+
 def _parse_parallel(path: str, points: list[int]) -> LogParser:
+    import mmap
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -1116,11 +1195,30 @@ def _parse_parallel(path: str, points: list[int]) -> LogParser:
     except ValueError:
         ctx = multiprocessing.get_context()
     ranges = list(zip(points[:-1], points[1:], strict=True))
-    with ProcessPoolExecutor(max_workers=len(ranges) - 1, mp_context=ctx) as pool:
-        futures = [pool.submit(_parse_range, path, a, b) for a, b in ranges[1:]]
-        head = _parse_range(path, *ranges[0])
-        for fut in futures:
-            merge_parsers(head, fut.result())
+    slots = []
+    if ctx.get_start_method() == "fork":
+        for a, b in ranges[1:]:
+            slot = next(_SLOTS)
+            try:  # (anonymous and shared with the children; pages exist only once written)
+                _SHARED[slot] = mmap.mmap(-1, max(64 << 20, 2 * (b - a)))
+            except (OSError, ValueError, OverflowError):
+                slot = -1  # no room to map: this worker's result comes through the pipe
+            slots.append(slot)
+    else:
+        slots = [-1] * (len(ranges) - 1)
+    try:
+        pool = ProcessPoolExecutor(max_workers=len(ranges) - 1, mp_context=ctx)
+        try:
+            futures = [pool.submit(_parse_range_shared, path, a, b, slot)
+                       for (a, b), slot in zip(ranges[1:], slots, strict=True)]
+            head = _parse_range(path, *ranges[0])
+            for fut in futures:
+                merge_parsers(head, _received(fut.result()))
+        finally:
+            pool.shutdown(wait=False)  # (the workers exit while this process builds the tables)
+    finally:
+        for slot in slots:
+            _SHARED.pop(slot, None)  # the mapping goes when the last column viewing it does
     return head
 
 
@@ -1198,6 +1296,16 @@ def parse_log(source: Source, *, path: str | None = None, workers: int | None = 
     Raises `CaffecxError` only for a missing/unreadable file or a directory; any content parses
     (lines that are not Caffe's are skipped).
     """
+    was = gc.isenabled()
+    gc.disable()  # the parse makes many objects and no garbage cycles: the cyclic GC would only slow it
+    try:        # down (unpickling a worker's layer records took twice as long with it)
+        return _parse_log(source, path, workers)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _parse_log(source: Source, path: str | None, workers: int | None) -> CaffeLog:
     if isinstance(source, (str, os.PathLike)) and not Path(source).is_dir():
         src = os.fspath(source)
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -337,10 +338,16 @@ def _stamps(parser: Any, loss_line: np.ndarray, loss_date: np.ndarray, loss_tod:
     timed = parser.timed
     heads = [t[1] for t in timed]
     codes, tods = glog.head_stamps(heads)
-    lines = np.concatenate([loss_line, np.array([t[0] for t in timed], dtype=np.int64)])
+    t_lines = np.array([t[0] for t in timed], dtype=np.int64)
+    if _nondecreasing(loss_line) and _nondecreasing(t_lines):  # both in file order: merge them (stably)
+        pos = np.concatenate([np.arange(len(loss_line)) + np.searchsorted(t_lines, loss_line, side="left"),
+                              np.searchsorted(loss_line, t_lines, side="right") + np.arange(len(t_lines))])
+        order = np.empty_like(pos)
+        order[pos] = np.arange(len(pos))
+    else:
+        order = np.argsort(np.concatenate([loss_line, t_lines]), kind="stable")
     all_codes = np.concatenate([loss_date, codes])
     all_tods = np.concatenate([loss_tod, tods])
-    order = np.argsort(lines, kind="stable")
     abs_sorted = glog.absolute_seconds(all_codes[order], all_tods[order])
     absolute = np.empty_like(abs_sorted)
     absolute[order] = abs_sorted
@@ -353,45 +360,94 @@ def _stamps(parser: Any, loss_line: np.ndarray, loss_date: np.ndarray, loss_tod:
         finite = abs_sorted[~np.isnan(abs_sorted)]
         origin = float(finite[0]) if len(finite) else math.nan
     seconds = np.round(absolute - origin, 6)  # glog stamps are microseconds
-    return seconds[:len(loss_line)], [float(x) for x in seconds[len(loss_line):]], origin
+    return seconds[:len(loss_line)], seconds[len(loss_line):].tolist(), origin
 
 
-def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[float]]:
+def _nondecreasing(a: np.ndarray) -> bool:
+    return bool((a[1:] >= a[:-1]).all()) if len(a) > 1 else True
+
+
+def _lex_sorted(major: np.ndarray, minor: np.ndarray) -> bool:
+    """Whether (major, minor) pairs are already in order (a stable lexsort would be the identity)."""
+    if len(major) < 2:
+        return True
+    dm = major[1:] - major[:-1]
+    return bool(((dm > 0) | ((dm == 0) & (minor[1:] >= minor[:-1]))).all())
+
+
+def _obj_full(n: int, value: Any) -> np.ndarray:
+    out = np.empty(n, dtype=object)
+    out.fill(value)  # (np.full with an object is 20x slower)
+    return out
+
+
+def _str_array(values: np.ndarray) -> Any:
+    """An object array of str as pandas' default string column (what a list of str is inferred to)."""
+    return pd.array(values, dtype="str")
+
+
+def _first_appearance(codes: np.ndarray, n_codes: int) -> list[int]:
+    """The distinct values of ``codes`` (in ``range(n_codes)``) in order of first appearance."""
+    if len(codes) == 0:
+        return []
+    if n_codes <= 32:
+        firsts = []
+        for c in range(n_codes):
+            hit = codes == c
+            i = int(hit.argmax())
+            if hit[i]:
+                firsts.append((i, c))
+        return [c for _, c in sorted(firsts)]
+    _, first = np.unique(codes, return_index=True)
+    return codes[np.sort(first)].tolist()
+
+
+def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], list[float]]:
     rp, sp, op = parser.row_parts, parser.lr_parts, parser.out_parts
     L = {k: _concat(rp, k, float) for k in ("loss", "lr", "iters_per_s", "s_per_interval", "tod")}
     for k in ("row", "run", "iteration", "interval_iters", "date", "line"):
         L[k] = _concat(rp, k, np.int64)
     for k in ("loss_missing", "lr_missing", "iters_per_s_missing", "s_per_interval_missing"):
         L[k] = _concat(rp, k, bool)
-    by_row = np.argsort(L["row"], kind="stable")  # parts come per chunk and source; rows have ids
-    if not (by_row == np.arange(len(by_row))).all():
+    parser.row_parts = []  # concatenated: release the per-chunk parts before the tables are made
+    in_order = _nondecreasing(L["row"])  # parts come per chunk and source; rows have ids
+    if not in_order:
+        by_row = np.argsort(L["row"], kind="stable")
         L = {k: v[by_row] for k, v in L.items()}
     n = len(L["run"])
-    parser.row_parts = []  # concatenated: release the per-chunk parts before the tables are made
     train_seconds, other_seconds, _ = _stamps(parser, L["line"], L["date"], L["tod"])
     lr, lr_missing = L["lr"], L["lr_missing"]
 
     # ``Iteration N, lr = x`` lines join the row of the same run and iteration (the last one wins)
     s_run, s_it = _concat(sp, "run", np.int64), _concat(sp, "iteration", np.int64)
     s_lr, s_miss = _concat(sp, "lr", float), _concat(sp, "lr_missing", bool)
+    parser.lr_parts = []
     extra: list[tuple[int, int, float, bool]] = []
     if len(s_run):
         skeys = s_run * (1 << 40) + s_it
-        rev = len(skeys) - 1 - np.unique(skeys[::-1], return_index=True)[1]  # last occurrence of each key
-        rev.sort()
-        ukeys, ulr, umiss = skeys[rev], s_lr[rev], s_miss[rev]
-        korder = np.argsort(ukeys)
-        ukeys, ulr, umiss = ukeys[korder], ulr[korder], umiss[korder]
+        if len(skeys) < 2 or bool((skeys[1:] > skeys[:-1]).all()):
+            ukeys, ulr, umiss = skeys, s_lr, s_miss  # distinct and sorted already: each is its own last
+        else:
+            rev = len(skeys) - 1 - np.unique(skeys[::-1], return_index=True)[1]  # last occurrence of each key
+            rev.sort()
+            ukeys, ulr, umiss = skeys[rev], s_lr[rev], s_miss[rev]
+            korder = np.argsort(ukeys)
+            ukeys, ulr, umiss = ukeys[korder], ulr[korder], umiss[korder]
         keys = L["run"] * (1 << 40) + L["iteration"]
-        at = np.minimum(np.searchsorted(ukeys, keys), len(ukeys) - 1)
-        hit = ukeys[at] == keys
-        fill = hit & lr_missing
-        lr[fill] = ulr[at[fill]]
-        lr_missing[fill] = umiss[at[fill]]
-        used = np.zeros(len(ukeys), dtype=bool)
-        used[at[hit]] = True
-        for i in np.flatnonzero(~used).tolist():
-            extra.append((int(ukeys[i] >> 40), int(ukeys[i] & ((1 << 40) - 1)), float(ulr[i]), bool(umiss[i])))
+        if len(keys) == len(ukeys) and np.array_equal(keys, ukeys):  # one lr line per display, in order
+            fill = lr_missing.copy()
+            lr[fill] = ulr[fill]
+            lr_missing[fill] = umiss[fill]
+        else:
+            at = np.minimum(np.searchsorted(ukeys, keys), len(ukeys) - 1)
+            hit = ukeys[at] == keys
+            fill = hit & lr_missing
+            lr[fill] = ulr[at[fill]]
+            lr_missing[fill] = umiss[at[fill]]
+            used = np.zeros(len(ukeys), dtype=bool)
+            used[at[hit]] = True
+            for i in np.flatnonzero(~used).tolist():
+                extra.append((int(ukeys[i] >> 40), int(ukeys[i] & ((1 << 40) - 1)), float(ulr[i]), bool(umiss[i])))
     m = len(extra)
     total = n + m
 
@@ -415,6 +471,7 @@ def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
         "iters_per_s": grow(L["iters_per_s_missing"], True),
         "s_per_interval": grow(L["s_per_interval_missing"], True),
     }
+    del L
     if m:
         cols["run"][n:] = [e[0] for e in extra]
         cols["iteration"][n:] = [e[1] for e in extra]
@@ -425,72 +482,88 @@ def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
     names = {code: name.decode("utf-8", "replace") for name, code in parser.out_names.items()}
     o_row, o_name = _concat(op, "row", np.int64), _concat(op, "name", np.int64)
     o_idx = _concat(op, "index", np.int64)
-    if len(by_row) and not (by_row == np.arange(len(by_row))).all():
+    if not in_order:
         o_row = np.argsort(by_row)[o_row]  # row ids -> positions in the row table
-    o_order = np.lexsort((o_idx, o_row))
-    o_row, o_name, o_idx = o_row[o_order], o_name[o_order], o_idx[o_order]
-    o_val, o_vmiss = _concat(op, "value", float)[o_order], _concat(op, "value_missing", bool)[o_order]
-    o_w = np.where(_concat(op, "loss_weight_missing", bool), np.nan, _concat(op, "loss_weight", float))[o_order]
-    o_c = np.where(_concat(op, "weighted_missing", bool), np.nan, _concat(op, "weighted", float))[o_order]
+    o_val, o_vmiss = _concat(op, "value", float), _concat(op, "value_missing", bool)
+    o_w = _concat(op, "loss_weight", float)
+    o_w[_concat(op, "loss_weight_missing", bool)] = np.nan
+    o_c = _concat(op, "weighted", float)
+    o_c[_concat(op, "weighted_missing", bool)] = np.nan
     parser.out_parts = []
+    if not _lex_sorted(o_row, o_idx):
+        o_order = np.lexsort((o_idx, o_row))
+        o_row, o_name, o_idx = o_row[o_order], o_name[o_order], o_idx[o_order]
+        o_val, o_vmiss, o_w, o_c = o_val[o_order], o_vmiss[o_order], o_w[o_order], o_c[o_order]
     taken = set(TRAIN_FIXED)
     out_cols: dict[str, np.ndarray] = {}
     out_miss: dict[str, np.ndarray] = {}
-    if len(o_name):
-        _, first = np.unique(o_name, return_index=True)
-        order_codes = o_name[np.sort(first)].tolist()  # in order of first appearance
-    else:
-        order_codes = []
-    for code in order_codes:
+    for code in _first_appearance(o_name, len(names)):
         sel = o_name == code
+        rows = o_row[sel]
         col = np.full(total, np.nan)
         cm = np.ones(total, dtype=bool)
-        col[o_row[sel]] = o_val[sel]
-        cm[o_row[sel]] = o_vmiss[sel]
+        col[rows] = o_val[sel]
+        cm[rows] = o_vmiss[sel]
         name = output_column(names[code], taken)
         out_cols[name] = col
         out_miss[name] = cm
 
-    frame = pd.DataFrame(cols)
-    frame["iteration"] = pd.arrays.IntegerArray(cols["iteration"].astype(np.int64), np.zeros(total, dtype=bool))
-    frame["interval_iters"] = _int_na(cols["interval_iters"])
-    frame["line"] = _int_na(cols["line"])
-    for k, v in out_cols.items():
-        frame[k] = v
-    missing = pd.DataFrame({**{c: frame[c].isna().to_numpy() for c in TRAIN_FIXED}, **miss, **out_miss})
+    data: dict[str, Any] = dict(cols)
+    data["iteration"] = pd.arrays.IntegerArray(cols["iteration"], np.zeros(total, dtype=bool))
+    data["interval_iters"] = _int_na(cols["interval_iters"])
+    data["line"] = _int_na(cols["line"])
+    data.update(out_cols)
+    missing_cols = {"run": np.zeros(total, dtype=bool), "iteration": np.zeros(total, dtype=bool),
+                    "seconds": np.isnan(cols["seconds"]), **miss,
+                    "interval_iters": data["interval_iters"]._mask.copy(), "line": data["line"]._mask.copy()}
+    missing_cols = {c: missing_cols[c] for c in TRAIN_FIXED} | out_miss
     # rows in (run, iteration) order; rows of a key in file order
-    order = np.lexsort((np.arange(total), cols["iteration"], cols["run"]))
-    if not (order == np.arange(total)).all():
-        frame = frame.iloc[order].reset_index(drop=True)
-        missing = missing.iloc[order].reset_index(drop=True)
+    if not _lex_sorted(cols["run"], cols["iteration"]):
+        order = np.lexsort((np.arange(total), cols["iteration"], cols["run"]))
+        data = {k: v[order] for k, v in data.items()}
+        missing_cols = {k: v[order] for k, v in missing_cols.items()}
+    frame = pd.DataFrame(data, copy=False)
+    missing = pd.DataFrame(missing_cols, copy=False)
 
     # the long table of Train net outputs
-    long = pd.DataFrame({
-        "run": cols["run"][o_row], "phase": "TRAIN",
-        "net": pd.arrays.IntegerArray(np.zeros(len(o_row), dtype=np.int64), np.ones(len(o_row), dtype=bool)),
-        "iteration": pd.arrays.IntegerArray(cols["iteration"][o_row].astype(np.int64), np.zeros(len(o_row), dtype=bool)),
-        "index": o_idx,
-        "name": np.array([names[c] for c in range(len(names))] or [""], dtype=object)[o_name],
-        "value": o_val,
-        "loss_weight": o_w,
-        "weighted": o_c,
-    })
+    k = len(o_row)
+    name_table = np.array([names[c] for c in range(len(names))] or [""], dtype=object)
+    long = {
+        "run": cols["run"][o_row], "phase": _obj_full(k, "TRAIN"),
+        "net": np.zeros(k, dtype=np.int64), "net_missing": np.ones(k, dtype=bool),
+        "iteration": cols["iteration"][o_row], "iteration_missing": np.zeros(k, dtype=bool),
+        "index": o_idx, "index_missing": None, "name": name_table[o_name],
+        "value": o_val, "loss_weight": o_w, "weighted": o_c,
+    }
     return frame, missing, long, other_seconds
 
 
 def _test_frame(parser: Any, train: pd.DataFrame, seconds_of: dict[int, float]
-                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     rows = [r for r in parser.tests if r["outputs"]]
     n = len(rows)
     taken = set(TEST_FIXED)
-    colname: dict[str, str] = {}
+    col_of: dict[str, int] = {}  # output name -> its column (in order of first appearance)
+    counts = np.fromiter((len(r["outputs"]) for r in rows), np.int64, count=n)
+    names: list[str] = []
+    got: list[tuple[Any, ...]] = []
     for r in rows:
-        for name in r["outputs"]:
-            if name not in colname:
-                colname[name] = output_column(name, taken)
+        outs = r["outputs"]
+        names += outs
+        got += outs.values()
+    for name in names:
+        if name not in col_of:
+            col_of[name] = len(col_of)
+    k = len(names)
+    o_col = np.fromiter(map(col_of.__getitem__, names), np.int64, count=k)
+    o_at = np.repeat(np.arange(n), counts)
+    idx_l, val_l, w_l, c_l, raw_l = zip(*got, strict=True) if got else ((), (), (), (), ())
+    o_val = np.array(val_l, dtype=float)
     run = np.fromiter((r["run"] for r in rows), np.int64, count=n)
     it = np.fromiter((-1 if r["iteration"] is None else r["iteration"] for r in rows), np.int64, count=n)
+    it_na = np.fromiter((r["iteration"] is None for r in rows), bool, count=n)
     net = np.fromiter((-1 if r["net"] is None else r["net"] for r in rows), np.int64, count=n)
+    net_na = np.fromiter((r["net"] is None for r in rows), bool, count=n)
     line = np.fromiter((r["line"] for r in rows), np.int64, count=n)
     seconds = np.fromiter((seconds_of.get(id(r), math.nan) for r in rows), np.float64, count=n)
     # lr: the one logged at the same run and iteration's display
@@ -500,7 +573,10 @@ def _test_frame(parser: Any, train: pd.DataFrame, seconds_of: dict[int, float]
         tr_lr = train["lr"].to_numpy()
         keep = ~np.isnan(tr_lr)
         tk, tl = tr_keys[keep], tr_lr[keep]
-        first = np.unique(tk, return_index=True)[1]
+        if _nondecreasing(tk):
+            first = np.flatnonzero(np.concatenate([[True], tk[1:] != tk[:-1]])) if len(tk) else np.empty(0, np.int64)
+        else:
+            first = np.unique(tk, return_index=True)[1]
         tk, tl = tk[first], tl[first]
         keys = run * (1 << 40) + it
         at = np.minimum(np.searchsorted(tk, keys), max(len(tk) - 1, 0))
@@ -508,40 +584,64 @@ def _test_frame(parser: Any, train: pd.DataFrame, seconds_of: dict[int, float]
         lr[hit] = tl[at[hit]]
     data: dict[str, Any] = {"run": run, "iteration": _int_na(it), "net": _int_na(net), "seconds": seconds, "lr": lr,
                             "line": _int_na(line)}
-    miss: dict[str, np.ndarray] = {}
-    long_cols: dict[str, list[Any]] = {k: [] for k in ("run", "net", "iteration", "index", "name", "value",
-                                                        "loss_weight", "weighted")}
-    for name, col in colname.items():
-        vals = np.full(n, np.nan)
-        m = np.ones(n, dtype=bool)
-        for i, r in enumerate(rows):
-            got = r["outputs"].get(name)
-            if got is not None:
-                vals[i] = got[1]
-                m[i] = math.isnan(got[1]) and got[4].strip().lower().lstrip(b"+-") not in (b"nan", b"inf",
-                                                                                            b"infinity")
-        data[col] = vals
-        miss[col] = m
-    for r in rows:
-        for name, (idx, val, w, c, _raw) in r["outputs"].items():
-            long_cols["run"].append(r["run"])
-            long_cols["net"].append(r["net"])
-            long_cols["iteration"].append(r["iteration"])
-            long_cols["index"].append(idx)
-            long_cols["name"].append(name)
-            long_cols["value"].append(val)
-            long_cols["loss_weight"].append(math.nan if w is None else w)
-            long_cols["weighted"].append(math.nan if c is None else c)
-    frame = pd.DataFrame(data)
-    missing = pd.DataFrame({**{c: frame[c].isna().to_numpy() for c in TEST_FIXED}, **miss})
-    long = pd.DataFrame({"run": long_cols["run"], "phase": "TEST",
-                         "net": pd.array(long_cols["net"], dtype="Int64"),
-                         "iteration": pd.array(long_cols["iteration"], dtype="Int64"),
-                         "index": pd.array(long_cols["index"], dtype="Int64"), "name": long_cols["name"],
-                         "value": np.array(long_cols["value"], dtype=float),
-                         "loss_weight": np.array(long_cols["loss_weight"], dtype=float),
-                         "weighted": np.array(long_cols["weighted"], dtype=float)})
+    missing_cols: dict[str, np.ndarray] = {
+        "run": np.zeros(n, dtype=bool), "iteration": data["iteration"]._mask.copy(),
+        "net": data["net"]._mask.copy(), "seconds": np.isnan(seconds), "lr": np.isnan(lr),
+        "line": data["line"]._mask.copy()}
+    nan_at = np.flatnonzero(np.isnan(o_val)).tolist()
+    o_miss = np.zeros(k, dtype=bool)
+    for i in nan_at:  # a logged nan/inf is a value; anything else that did not parse was not logged
+        o_miss[i] = raw_l[i].strip().lower().lstrip(b"+-") not in (b"nan", b"inf", b"infinity")
+    ncol = len(col_of)
+    vals = np.full((ncol, n), np.nan)
+    miss = np.ones((ncol, n), dtype=bool)
+    vals[o_col, o_at] = o_val
+    miss[o_col, o_at] = o_miss
+    for name, j in col_of.items():
+        col = output_column(name, taken)
+        data[col] = vals[j]
+        missing_cols[col] = miss[j]
+    frame = pd.DataFrame(data, copy=False)
+    missing = pd.DataFrame(missing_cols, copy=False)
+    long = {
+        "run": np.repeat(run, counts), "phase": _obj_full(k, "TEST"),
+        "net": np.repeat(net, counts), "net_missing": np.repeat(net_na, counts),
+        "iteration": np.repeat(it, counts), "iteration_missing": np.repeat(it_na, counts),
+        "index": np.fromiter((-1 if i is None else i for i in idx_l), np.int64, count=k),
+        "index_missing": np.fromiter((i is None for i in idx_l), bool, count=k),
+        "name": np.array(names, dtype=object),
+        "value": o_val,
+        "loss_weight": np.array([math.nan if w is None else w for w in w_l], dtype=float),
+        "weighted": np.array([math.nan if c is None else c for c in c_l], dtype=float),
+    }
     return frame, missing, long
+
+
+def _outputs_frame(train_long: dict[str, Any], test_long: dict[str, Any]) -> pd.DataFrame:
+    """The long table of outputs: train outputs, then test outputs."""
+    parts = [p for p in (train_long, test_long) if len(p["run"])]
+    if not parts:
+        return pd.DataFrame({
+            "run": np.empty(0, dtype=np.int64), "phase": "TRAIN",
+            "net": pd.arrays.IntegerArray(np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)),
+            "iteration": pd.arrays.IntegerArray(np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)),
+            "index": np.empty(0, dtype=np.int64), "name": np.empty(0, dtype=object),
+            "value": np.empty(0), "loss_weight": np.empty(0), "weighted": np.empty(0)})
+
+    def cat(key: str) -> np.ndarray:
+        return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
+
+    index: Any = cat("index")
+    if any(p["index_missing"] is not None for p in parts):
+        index = pd.arrays.IntegerArray(index, np.concatenate([
+            np.zeros(len(p["run"]), dtype=bool) if p["index_missing"] is None else p["index_missing"] for p in parts]))
+    return pd.DataFrame({
+        "run": cat("run"), "phase": _str_array(cat("phase")),
+        "net": pd.arrays.IntegerArray(cat("net"), cat("net_missing")),
+        "iteration": pd.arrays.IntegerArray(cat("iteration"), cat("iteration_missing")),
+        "index": index, "name": _str_array(cat("name")),
+        "value": cat("value"), "loss_weight": cat("loss_weight"), "weighted": cat("weighted"),
+    }, copy=False)
 
 
 def _finish_nets(parser: Any) -> None:
@@ -562,31 +662,39 @@ _LAYER_ATTRS = ["name", "type", "bottoms", "tops", "in_place", "top_shapes", "to
                 "loss_weights", "memory_bytes", "needs_backward", "line", "top_shape_lines", "memory_line"]
 
 
-def _int_list(values: list[int | None]) -> pd.arrays.IntegerArray:
+def _int_list(values: Sequence[int | None]) -> pd.arrays.IntegerArray:
     arr = np.fromiter((-1 if v is None else v for v in values), np.int64, count=len(values))
     return pd.arrays.IntegerArray(arr, np.fromiter((v is None for v in values), bool, count=len(values)))
 
 
 def _layers_frame(nets: list[NetLog]) -> pd.DataFrame:
-    cols: dict[str, list[Any]] = {c: [] for c in ["net", "run", "net_name", "phase", "test_index", "position"]}
+    ks = [len(net.layers) for net in nets]
+    total = sum(ks)
+    if total == 0:
+        cols0: dict[str, Any] = {c: [] for c in ["net", "run", "net_name", "phase", "test_index", "position",
+                                                 *_LAYER_ATTRS]}
+        frame = pd.DataFrame(cols0)
+        for c in ("test_index", "memory_bytes", "line", "memory_line"):
+            frame[c] = _int_list(cols0[c])
+        return frame
+    counts = np.array(ks, dtype=np.int64)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    test_index = np.repeat(np.array([-1 if n.test_index is None else n.test_index for n in nets], dtype=np.int64),
+                           counts)
+    cols: dict[str, Any] = {
+        "net": np.repeat(np.array([n.index for n in nets], dtype=np.int64), counts),
+        "run": np.repeat(np.array([n.run for n in nets], dtype=np.int64), counts),
+        "net_name": [name for net, k in zip(nets, ks, strict=True) for name in [net.name] * k],
+        "phase": [phase for net, k in zip(nets, ks, strict=True) for phase in [net.phase] * k],
+        "test_index": pd.arrays.IntegerArray(test_index, np.repeat(np.array([n.test_index is None for n in nets],
+                                                                            dtype=bool), counts)),
+        "position": np.arange(total, dtype=np.int64) - first,
+    }
     get = attrgetter(*_LAYER_ATTRS)
-    records: list[tuple[Any, ...]] = []
-    for net in nets:
-        k = len(net.layers)
-        cols["net"] += [net.index] * k
-        cols["run"] += [net.run] * k
-        cols["net_name"] += [net.name] * k
-        cols["phase"] += [net.phase] * k
-        cols["test_index"] += [net.test_index] * k
-        cols["position"] += range(k)
-        records += map(get, net.layers)
-    per_attr = list(zip(*records, strict=True)) if records else [[] for _ in _LAYER_ATTRS]
+    per_attr = zip(*map(get, [rec for net in nets for rec in net.layers]), strict=True)
     for attr, values in zip(_LAYER_ATTRS, per_attr, strict=True):
-        cols[attr] = list(values)
-    frame = pd.DataFrame(cols)
-    for c in ("test_index", "memory_bytes", "line", "memory_line"):
-        frame[c] = _int_list(cols[c])
-    return frame
+        cols[attr] = _int_list(values) if attr in ("memory_bytes", "line", "memory_line") else list(values)
+    return pd.DataFrame(cols)
 
 
 def _nets_frame(nets: list[NetLog]) -> pd.DataFrame:
@@ -604,8 +712,7 @@ def build_log(parser: Any) -> CaffeLog:
     seconds_of = {id(t[3]): s for t, s in zip(parser.timed, other_seconds, strict=True) if t[2] == "test"}
     test, test_missing, test_long = _test_frame(parser, train, seconds_of)
     _finish_nets(parser)
-    outputs = pd.concat([f for f in (train_long, test_long) if len(f)], ignore_index=True) if (
-        len(train_long) or len(test_long)) else train_long
+    outputs = _outputs_frame(train_long, test_long)
     snapshots = pd.DataFrame(parser.snapshots, columns=["run", "iteration", "kind", "format", "file", "line"])
     snapshots["iteration"] = _int_list([r["iteration"] for r in parser.snapshots])
     restores = pd.DataFrame(parser.restores, columns=["run", "kind", "file", "line"])

@@ -23,10 +23,11 @@ def test_parallel_parse_matches(tmp_path) -> None:
     for cut in points[1:-1]:
         assert data[cut - 1:cut] == b"\n" and b"] Iteration " in data[cut:data.index(b"\n", cut)]
     one = parse_log(path, workers=1)
-    many = parse_log(path, workers=3)
-    for name in ("train", "test", "layers", "nets", "snapshots", "restores", "outputs"):
-        pd.testing.assert_frame_equal(getattr(many, name), getattr(one, name), check_dtype=False,
-                                      check_categorical=False, obj=name)
-    assert [r.to_dict() for r in many.runs] == [r.to_dict() for r in one.runs]
-    assert many.messages == one.messages and many.lines == one.lines and many.glog_lines == one.glog_lines
+    for workers in (2, 3):  # (2: this process takes the bigger first part)
+        many = parse_log(path, workers=workers)
+        for name in ("train", "test", "layers", "nets", "snapshots", "restores", "outputs"):
+            pd.testing.assert_frame_equal(getattr(many, name), getattr(one, name), check_dtype=False,
+                                          check_categorical=False, obj=name)
+        assert [r.to_dict() for r in many.runs] == [r.to_dict() for r in one.runs]
+        assert many.messages == one.messages and many.lines == one.lines and many.glog_lines == one.glog_lines
     assert len(one.runs) == 4 + 1 + 2 + 1
