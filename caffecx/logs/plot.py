@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from caffecx.logs.tables import TEST_FIXED, CaffeLog
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 _STYLES = ["-", "--", ":", "-."]
 
@@ -26,7 +30,23 @@ def _label(log: CaffeLog, i: int, labels: Sequence[str] | None) -> str:
 def plot_logs(logs: Sequence[CaffeLog], path: str | Path, labels: Sequence[str] | None = None,
               dpi: int = 100) -> Path:
     """Draw the curves of ``logs`` and save them as ``path`` (PNG, or any format matplotlib knows by
-    the suffix). Returns the path written."""
+    the suffix), written whole or not at all. Returns the path written."""
+    import io
+
+    from caffecx.io.writer import write_atomic
+
+    fig = curves_figure(logs, labels, dpi)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=out.suffix.lstrip(".").lower() or "png")
+    write_atomic(out, buf.getvalue())
+    return out
+
+
+def curves_figure(logs: Sequence[CaffeLog], labels: Sequence[str] | None = None, dpi: int = 100) -> Figure:
+    """The figure `plot_logs` saves: axes ``[row, col]`` with rows loss / test outputs / lr and columns
+    iterations / seconds. Loss is on a log axis when positive, the lr when it spans 10x or more."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -68,21 +88,20 @@ def plot_logs(logs: Sequence[CaffeLog], path: str | Path, labels: Sequence[str] 
             if col == 0:
                 ax.set_ylabel(titles[row])
             if ax.has_data():
-                if row == 0 and _positive(ax):
-                    ax.set_yscale("log")
+                if row in (0, 2) and _positive(ax, spread=1.0 if row == 0 else 10.0):
+                    ax.set_yscale("log")  # (a step lr policy divides by 10: each step stays visible)
                 if col == 1 or row == 1:
                     ax.legend(fontsize=7, loc="best")
     axes[2, 0].set_xlabel("iteration")
     axes[2, 1].set_xlabel("seconds since the start")
     fig.suptitle(", ".join(_label(log, i, labels) for i, log in enumerate(logs)), fontsize=10)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    return out
+    return fig
 
 
-def _positive(ax: object) -> bool:
+def _positive(ax: object, spread: float = 1.0) -> bool:
+    """Every finite value plotted is > 0 and the largest is at least `spread` times the smallest."""
     ys = [line.get_ydata() for line in ax.get_lines()]  # type: ignore[attr-defined]
     vals = np.concatenate([np.asarray(y, dtype=float) for y in ys]) if ys else np.empty(0)
-    return bool(len(vals)) and bool((vals[np.isfinite(vals)] > 0).all())
+    vals = vals[np.isfinite(vals)]
+    return bool(len(vals)) and bool((vals > 0).all()) and float(vals.max()) >= spread * float(vals.min())

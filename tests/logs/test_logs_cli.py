@@ -80,6 +80,25 @@ def test_plot_of_several_logs(capsys, tmp_path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10000
 
 
+def test_curves_figure_scales() -> None:
+    from caffecx.logs import parse_log
+    from caffecx.logs.plot import curves_figure
+
+    step = parse_log(CORPUS / "logs" / "caffenet-benchmark__batch_size__caffenet128_lsuv_bs1024.log")
+    lenet = parse_log(LENET_LOG)
+    fig = curves_figure([lenet, step])
+    axes = [fig.axes[i] for i in range(6)]  # rows: loss, test outputs, lr; columns: iterations, seconds
+    assert [ax.get_yscale() for ax in axes] == ["log", "log", "linear", "linear", "log", "log"]
+    lr = axes[4].get_lines()[1]  # the step policy: 0.01 -> 1e-5 in three steps of 10x
+    assert sorted(set(lr.get_ydata().tolist()), reverse=True) == [0.01, 0.001, 0.0001, 1e-05]
+    assert [line.get_label() for line in axes[2].get_lines()] == [
+        "lenet_train.log accuracy", "lenet_train.log loss",
+        "caffenet-benchmark__batch_size__caffenet128_lsuv_bs1024.log accuracy",
+        "caffenet-benchmark__batch_size__caffenet128_lsuv_bs1024.log loss"]
+    # lenet's lr alone spans less than 10x: a linear axis
+    assert curves_figure([lenet]).axes[4].get_yscale() == "linear"
+
+
 def test_several_logs_as_json(capsys) -> None:
     code, out, _ = run_cli(capsys, LENET_LOG, CORPUS / "logs" / "bvlc-caffe-docs__mnist_2014.log", "--format", "json")
     docs = json.loads(out)
