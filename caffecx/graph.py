@@ -200,7 +200,7 @@ def load_net(
     elif is_binary_model(source):
         net_text, model = read_net_model(source)
     else:
-        net_text = read_net_text(source, strict=strict)
+        net_text = read_net_text(source, strict=strict, phase=phase)
     state = state_for(net_text.param, phase, level, tuple(stages))
     net = build_net(net_text, state)
     if weights is not None:

@@ -142,16 +142,20 @@ class NetText:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_net_text(source: Source, *, strict: bool = False) -> NetText:
+def read_net_text(source: Source, *, strict: bool = False, phase: str | None = None) -> NetText:
     """Read a net prototxt (path or text), upgraded to the current format as Caffe's reader does.
 
-    A solver file given here yields its net (``net_param`` / ``train_net_param``, or the file it names).
+    A solver file given here yields its net (``net_param`` / ``train_net_param``, or the file it names);
+    for ``phase="TEST"``, its first separate test net (``test_net_param`` / ``test_net``) when it has one,
+    as Caffe's solver builds test net #0.
     """
     from caffecx.io.upgrade import upgrade_net
 
     text, path = read_source(source)
     if is_solver_text(text):
         solver = read_solver(source, strict=strict)
+        if phase == "TEST" and solver.test_net is not None:
+            return solver.test_net
         if solver.net is None:
             why = solver.notes[-1] if solver.notes else "it names no net (net, train_net, net_param, train_net_param)"
             raise ParseError(f"cannot read the solver's net: {why}", path=path)
@@ -222,6 +226,8 @@ class Solver:
     net_path: str | None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: test net #0 when the solver names one apart from its train net (``test_net_param`` / ``test_net``)
+    test_net: NetText | None = None
 
 
 def resolve_relative(name: str, relative_to: str | None) -> Path | None:
@@ -260,7 +266,18 @@ def read_solver(source: Source, *, strict: bool = False) -> Solver:
         else:
             net_path = str(resolved)
             net = read_net_text(resolved, strict=strict)
-    return Solver(solver, path, net, net_path, notes, skipped)
+    test_net: NetText | None = None
+    if len(solver.test_net_param):
+        upgraded, test_notes = _upgrade(upgrade_net, solver.test_net_param[0], path)
+        test_net = NetText(upgraded, path, _layer_lines(text, "test_net_param"), test_notes, [])
+    elif len(solver.test_net):
+        resolved = resolve_relative(solver.test_net[0], path)
+        if resolved is None:
+            notes.append(f"the solver's test net file '{solver.test_net[0]}' was not found "
+                         "(tried the cwd and the solver's folder)")
+        else:
+            test_net = read_net_text(resolved, strict=strict)
+    return Solver(solver, path, net, net_path, notes, skipped, test_net)
 
 
 # -- binary files ----------------------------------------------------------------------------------

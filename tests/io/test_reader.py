@@ -68,6 +68,30 @@ def test_solver_net_resolves_against_the_solver_folder(monkeypatch, tmp_path) ->
     assert [layer.name for layer in solver.net.param.layer][:3] == ["mnist", "mnist", "conv1"]
 
 
+def test_a_solver_with_separate_train_and_test_nets(tmp_path) -> None:
+    # the old solver form: train_net + test_net files (Caffe builds test net #0 from test_net[0])
+    from caffecx.graph import load_net
+
+    deploy = (LENET / "lenet.prototxt").read_text()
+    (tmp_path / "train.prototxt").write_text(deploy)
+    (tmp_path / "test.prototxt").write_text(deploy.replace("dim: 64", "dim: 100", 1))
+    solver = tmp_path / "solver.prototxt"
+    solver.write_text('train_net: "train.prototxt"\ntest_net: "test.prototxt"\ntest_iter: 1\nbase_lr: 0.01\n')
+    shape = {ph: load_net(solver, phase=ph).layer("data").param.input_param.shape[0].dim[0] for ph in ("TRAIN", "TEST")}
+    assert shape == {"TRAIN": 64, "TEST": 100}
+    inline = tmp_path / "inline.prototxt"
+    inline.write_text("base_lr: 0.01\ntrain_net_param {\n" + deploy + "}\ntest_net_param {\n"
+                      + deploy.replace("dim: 64", "dim: 7", 1) + "}\n")
+    test = load_net(inline, phase="TEST")
+    assert test.layer("data").param.input_param.shape[0].dim[0] == 7
+    opening = inline.read_text().splitlines().index("test_net_param {") + 1  # its 1-based line
+    assert (test.layer("data").line, test.layer("data").column) == (opening + 2, 1)  # after name: "LeNet"
+    assert load_net(inline, phase="TRAIN").layer("data").param.input_param.shape[0].dim[0] == 64
+    missing = tmp_path / "missing_test.prototxt"
+    missing.write_text('train_net: "train.prototxt"\ntest_net: "nowhere.prototxt"\nbase_lr: 0.01\n')
+    assert "the solver's test net file 'nowhere.prototxt' was not found" in read_solver(missing).notes[-1]
+
+
 def test_text_source_and_path_source_agree() -> None:
     path = LENET / "lenet.prototxt"
     assert read_net_text(path.read_text()).param == read_net_text(path).param
