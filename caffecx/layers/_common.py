@@ -4,6 +4,8 @@
 * ``legacy_dim`` is ``Blob::LegacyShape`` (``num()``/``channels()``/``height()``/``width()``): a missing
   axis reads as 1, and blobs of more than 4 axes are refused — old layers (losses, SSD) use these.
 * ``check_blob_counts`` is ``Layer::CheckBlobCounts`` driven by a class's ``num_bottoms``/``num_tops``.
+* ``check_box_predictions`` is the SSD fork's check, in DetectionOutput and MultiBoxLoss alike, that the
+  location and confidence predictions fit the priors.
 """
 
 from __future__ import annotations
@@ -85,3 +87,20 @@ def _is_repeated(fd: Any) -> bool:
     if repeated is not None:
         return bool(repeated)
     return fd.label == fd.LABEL_REPEATED
+
+
+def check_box_predictions(layer: Any, loc: Shape, conf: Shape, prior: Shape, n_classes: int,
+                          share_location: bool) -> int:
+    """SSD's CHECKs on ``loc (N, P*4*L)``, ``conf (N, P*C)``, ``priors (1, 2, P*4)`` (L = 1 when the
+    location is shared, else C); returns P, the number of priors."""
+    n_priors = legacy_dim(layer, prior, 2) // 4
+    loc_classes = 1 if share_location else n_classes
+    layer.check(legacy_dim(layer, loc, 0) == legacy_dim(layer, conf, 0),
+                f"loc and conf need the same batch ({shape_string(loc)} vs. {shape_string(conf)})")
+    layer.check(n_priors * loc_classes * 4 == legacy_dim(layer, loc, 1),
+                f"Number of priors must match number of location predictions. ({n_priors} priors * "
+                f"{loc_classes} * 4 vs. {legacy_dim(layer, loc, 1)})")
+    layer.check(n_priors * n_classes == legacy_dim(layer, conf, 1),
+                f"Number of priors must match number of confidence predictions. ({n_priors} priors * "
+                f"{n_classes} classes vs. {legacy_dim(layer, conf, 1)})")
+    return n_priors

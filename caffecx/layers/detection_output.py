@@ -13,7 +13,7 @@ found). FLOPs: 0 (data-dependent, not counted).
 
 from __future__ import annotations
 
-from caffecx.layers._common import check_blob_counts, field_set, legacy_dim, shape_string
+from caffecx.layers._common import check_blob_counts, check_box_predictions, field_set
 from caffecx.layers.base import Context, Layer, Shape, register
 
 
@@ -31,14 +31,5 @@ class DetectionOutput(Layer):
         self.check(p.nms_param.nms_threshold >= 0, "nms_threshold must be non negative.")
         self.check(0 < p.nms_param.eta <= 1, f"eta must be in (0, 1], got {p.nms_param.eta}")
         loc, conf, prior = (tuple(s) for s in bottom_shapes)
-        loc_classes = 1 if p.share_location else n_classes
-        n_priors = legacy_dim(self, prior, 2) // 4
-        self.check(legacy_dim(self, loc, 0) == legacy_dim(self, conf, 0),
-                   f"loc and conf need the same batch ({shape_string(loc)} vs. {shape_string(conf)})")
-        self.check(n_priors * loc_classes * 4 == legacy_dim(self, loc, 1),
-                   f"Number of priors must match number of location predictions. ({n_priors} priors * "
-                   f"{loc_classes} * 4 vs. {legacy_dim(self, loc, 1)})")
-        self.check(n_priors * n_classes == legacy_dim(self, conf, 1),
-                   f"Number of priors must match number of confidence predictions. ({n_priors} priors * "
-                   f"{n_classes} classes vs. {legacy_dim(self, conf, 1)})")
+        check_box_predictions(self, loc, conf, prior, n_classes, p.share_location)
         return [(1, 1, 1, 7)]

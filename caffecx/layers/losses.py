@@ -29,7 +29,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from caffecx.layers._common import axis_index, check_blob_counts, field_set, legacy_dim, shape_string
+from caffecx.layers._common import (
+    axis_index,
+    check_blob_counts,
+    check_box_predictions,
+    field_set,
+    legacy_dim,
+    shape_string,
+)
 from caffecx.layers.base import Context, Counts, Layer, Shape, count, register
 
 
@@ -218,14 +225,5 @@ class MultiBoxLoss(Loss):
         n_classes = int(p.num_classes)
         self.check(n_classes >= 1, "num_classes should not be less than 1.")
         loc, conf, prior = bottom_shapes[0], bottom_shapes[1], bottom_shapes[2]
-        n_priors = legacy_dim(self, prior, 2) // 4
-        loc_classes = 1 if p.share_location else n_classes
         legacy_dim(self, bottom_shapes[3], 2)
-        self.check(legacy_dim(self, loc, 0) == legacy_dim(self, conf, 0),
-                   f"loc and conf need the same batch ({shape_string(loc)} vs. {shape_string(conf)})")
-        self.check(n_priors * loc_classes * 4 == legacy_dim(self, loc, 1),
-                   f"Number of priors must match number of location predictions. ({n_priors} priors * "
-                   f"{loc_classes} * 4 vs. {legacy_dim(self, loc, 1)})")
-        self.check(n_priors * n_classes == legacy_dim(self, conf, 1),
-                   f"Number of priors must match number of confidence predictions. ({n_priors} priors * "
-                   f"{n_classes} classes vs. {legacy_dim(self, conf, 1)})")
+        check_box_predictions(self, loc, conf, prior, n_classes, p.share_location)
