@@ -6,11 +6,14 @@ x`` (also 2017's ``Iteration N (a iter/s, bs/n iters), loss = x``), ``Iteration 
 ``Train net output #k: name = v (* w = c loss)`` -- are parsed without a Python loop: fields are
 located with byte comparisons on fixed-width windows and the numbers are handed in one batch to
 pandas' C parser. A line whose text does not have exactly the expected shape is not guessed at: it
-joins the other lines (net set-up, tests, snapshots, errors...) that `LogParser` dispatches one by
-one, in file order. Between two such lines the state they depend on (current run, current train row)
-is brought up to date from prefix counts, and afterwards numpy assigns runs and train rows to the
-per-iteration lines from the recorded state changes -- with the same results as the line-by-line
-path (``tests/logs`` compares the two on every log).
+joins the rare lines (net set-up, tests, snapshots, errors...), handled in file order. The net set-up
+lines (``Creating Layer X``, ``X <- b``, ``X -> t``, ``Top shape:``, ``Memory required for data:``,
+``X needs backward computation.``) only fill layer records: numpy finds and cuts them up where the
+dispatch's regexes would, and one tight loop fills them in; the others go one by one through
+`LogParser`'s dispatch. Between two dispatched lines the state they depend on
+(current run, current train row) is brought up to date from prefix counts, and afterwards numpy
+assigns runs and train rows to the per-iteration lines from the recorded state changes -- with the
+same results as the line-by-line path (``tests/logs`` compares the two on every log).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pandas as pd
 
 from caffecx.logs import glog
 from caffecx.logs.numparse import padded, parse_ints_at, windows
+from caffecx.logs.records import LayerRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     from caffecx.logs.parser import LogParser
@@ -70,13 +74,11 @@ _SKIP = [_lit(p) for p in (
 
 def _is_stop(b: np.ndarray) -> np.ndarray:
     """Bytes that end a number token (`_STOPS` and the zero padding)."""
-    return (b == 32) | (b == 44) | ((b >= 9) & (b <= 13)) | (b == 0)
+    return (b == 32) | (b == 44) | ((b - np.uint8(9)) <= 4) | (b == 0)
 
 
 def _token_end(mat: np.ndarray) -> np.ndarray:
-    stop = mat == 0
-    for ch in _STOPS:
-        stop |= mat == ch
+    stop = _is_stop(mat)
     return np.where(stop.any(axis=1), stop.argmax(axis=1), mat.shape[1])
 
 
@@ -241,42 +243,38 @@ def scan_chunk(p: LogParser, chunk: bytes) -> int:
     o_vs = o_eq + 3
     o_ve, vok = _tokens(pb, o_vs, o_lim)
     ok &= vok
-    wt = _has(pb, o_ve, o_lim, _LIT_W)
-    o_ws = o_ve + 4
-    # the usual weight ``1`` and weighted value as written before: their ends without a token search
-    o_we = o_ws + 1
-    wok = (pb[o_ws] == 49) & _is_stop(pb[o_we]) & (o_lim > o_ws)
-    other = np.flatnonzero(~wok)
-    if len(other):
-        o_we[other], wok[other] = _tokens(pb, o_ws[other], o_lim[other])
-    wt &= wok & _has(pb, o_we, o_lim, _LIT_EQ)
-    o_cs = o_we + 3
-    vlen = o_ve - o_vs
-    o_ce = o_cs + vlen
-    c0, c1 = _masked(wd, o_cs, vlen)
-    v0, v1 = _masked(wd, o_vs, vlen)
-    cok = (vlen <= 16) & (c0 == v0) & (c1 == v1) & _is_stop(pb[o_ce]) & (o_lim - o_cs >= vlen) & (vlen > 0)
-    other = np.flatnonzero(~cok)
-    if len(other):
-        o_ce[other], cok[other] = _tokens(pb, o_cs[other], o_lim[other])
-    wt &= cok & _has(pb, o_ce, o_lim, _LIT_LOSSP)
     o_keep = np.flatnonzero(ok)
-    o_c, o_idx, o_ns, o_eq, o_vs, o_ve, wt = (a[o_keep] for a in (o_c, o_idx, o_ns, o_eq, o_vs, o_ve, wt))
-    o_ws, o_we, o_cs, o_ce = (a[o_keep] for a in (o_ws, o_we, o_cs, o_ce))
+    o_c, o_idx, o_ns, o_eq, o_vs, o_ve, o_lim = (a[o_keep] for a in (o_c, o_idx, o_ns, o_eq, o_vs, o_ve, o_lim))
     s_val = fs.add(o_vs, o_ve)
-    w_sel = np.flatnonzero(wt)
-    # the usual ``(* 1 = v loss)``: the weight is 1 and the weighted value is the value, as written
-    w_one = (o_we[w_sel] - o_ws[w_sel] == 1) & (pb[o_ws[w_sel]] == 49)
-    vlen = o_ve[w_sel] - o_vs[w_sel]
-    c_same = (o_ce[w_sel] - o_cs[w_sel] == vlen) & (vlen <= 16)
-    if len(w_sel):
-        c0, c1 = _masked(wd, o_cs[w_sel], vlen)
-        v0, v1 = _masked(wd, o_vs[w_sel], vlen)
-        c_same &= (c0 == v0) & (c1 == v1)
+    # `` (* w = c loss)``, mostly the weight ``1`` and the weighted value as written before: those are
+    # known without a token search (and not parsed again)
+    w_sel = np.flatnonzero(_has(pb, o_ve, o_lim, _LIT_W))
+    lim, vs, ve = o_lim[w_sel], o_vs[w_sel], o_ve[w_sel]
+    ws = ve + 4
+    we = ws + 1
+    w_one = (pb[ws] == 49) & _is_stop(pb[we]) & (lim > ws)
+    wok = w_one.copy()
+    other = np.flatnonzero(~w_one)
+    if len(other):
+        we[other], wok[other] = _tokens(pb, ws[other], lim[other])
+    wok &= _has(pb, we, lim, _LIT_EQ)
+    cs = we + 3
+    vlen = ve - vs
+    ce = cs + vlen
+    c0, c1 = _masked(wd, cs, vlen)
+    v0, v1 = _masked(wd, vs, vlen)
+    c_same = (vlen <= 16) & (c0 == v0) & (c1 == v1) & _is_stop(pb[ce]) & (lim - cs >= vlen) & (vlen > 0)
+    cok = c_same.copy()
+    other = np.flatnonzero(~c_same)
+    if len(other):
+        ce[other], cok[other] = _tokens(pb, cs[other], lim[other])
+    wok &= cok & _has(pb, ce, lim, _LIT_LOSSP)
+    sel = np.flatnonzero(wok)
+    w_sel, ws, we, cs, ce, w_one, c_same = (a[sel] for a in (w_sel, ws, we, cs, ce, w_one, c_same))
     w_parse = w_sel[~w_one]
     c_parse = w_sel[~c_same]
-    s_w = fs.add(o_ws[w_parse], o_we[w_parse])
-    s_c = fs.add(o_cs[c_parse], o_ce[c_parse])
+    s_w = fs.add(ws[~w_one], we[~w_one])
+    s_c = fs.add(cs[~c_same], ce[~c_same])
 
     # ``Iteration N, lr = x`` / ``Iteration N, loss = x`` / ``Iteration N (a iter/s, bs/n iters), loss = x``
     i_c = np.flatnonzero(w8 == _K_IT)
@@ -331,69 +329,197 @@ def scan_chunk(p: LogParser, chunk: bytes) -> int:
     rare_mask = ~skip
     rare_mask[hot_g] = False
     rare_g = np.flatnonzero(rare_mask)
-    # net set-up lines get their own handler (same regexes as the line-by-line dispatch)
-    setup = np.zeros(ng, dtype=np.int8)
-    for code, lit in ((_SHAPE, b"Top shap"), (_MEM, b"Memory r"), (_CREATE, b"Creating")):
-        setup[w8 == _u64(lit)] = code
-    named = np.flatnonzero((setup == 0) & rare_mask)
-    if len(named):
-        mw = windows(pb, gms[named], None, 64)
-        lim = gend[named] - gms[named]
-        for code, lit in ((_BOTTOM, b" <- "), (_TOP, b" -> "), (_BW, b" backward computation.")):
-            k = len(lit)
-            hit = mw[:, :64 - k + 1] == lit[0]
-            for i in range(1, k):
-                hit &= mw[:, i:64 - k + 1 + i] == lit[i]
-            sel = hit.any(axis=1) & (hit.argmax(axis=1) + k <= lim) & (setup[named] == 0)
-            setup[named[sel]] = code
+    kinds = _setup_kinds(pb, gms[rare_g], gend[rare_g], w8[rare_g])
     parsed = {"fs": fs, "pb": pb, "o_c": o_c, "o_idx": o_idx, "o_ns": o_ns, "o_eq": o_eq, "s_val": s_val,
               "w_sel": w_sel, "w_parse": w_parse, "c_parse": c_parse, "s_w": s_w, "s_c": s_c, "it": it,
               "lr_sel": lr_sel, "s_lr": s_lr, "loss_sel": loss_sel, "s_loss": s_loss, "is_speed": is_speed,
               "s_a": s_a, "s_b": s_b, "n_v": n_v}
-    _sequence(p, chunk, buf, nl, starts, gi, gpos, gms, gend, rare_g, hot_g, hot_k, hot_sub, base, setup, parsed)
+    _sequence(p, chunk, nl, starts, gi, gpos, gms, gend, rare_g, hot_g, hot_k, hot_sub, base, kinds, parsed)
     return len(nl)
 
 
-def _thread_spans(pb: np.ndarray, ls: np.ndarray, pos: np.ndarray, width: int = 48
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`parser._thread_at` for many heads ``pb[ls:pos]`` at once: the token before the last run of spaces
-    (``... 24067 net.cpp:322``), from the ``width`` bytes before each ``pos``. Returns (start, end, how):
-    how 1 = a thread id at [start, end), 0 = none, -1 = not decided in the window (ask `_thread_at`)."""
+_TOP_IP, _BW_NOT = 7, 8  # ``X -> Y (in-place)``, ``X does not need backward computation.``
+_K_CREATE, _K_SHAPE, _K_MEM = _u64(b"Creating"), _u64(b"Top shap"), _u64(b"Memory r")
+_LIT_CREATE, _LIT_MEM = _lit(b"Creating Layer "), _lit(b"Memory required for data: ")
+_LIT_IN_PLACE, _LIT_NEEDS = _lit(b" (in-place)"), _lit(b" needs backward computation.")
+_LIT_NOT_NEEDS = _lit(b" does not need backward computation.")
+_K4 = {k: int.from_bytes(s, "little") for k, s in ((_BOTTOM, b" <- "), (_TOP, b" -> "), (_BW, b" nee"),
+                                                    (_BW_NOT, b" doe"))}
+_NAMED_W = 64  # the window in which the dispatch looks for `` <- `` / `` -> `` / `` backward computation.``
+
+
+def _ws(win: np.ndarray) -> np.ndarray:
+    """Which bytes are whitespace as a bytes regex's ``\\s`` has it (space, 9 to 13)."""
+    return (win == 32) | ((win - np.uint8(9)) <= 4)
+
+
+class SetupKinds:
+    """Per rare line: ``kind`` (0: dispatch it; -1: a set-up form the windows do not decide, see
+    `setup_kind_plain`) and the spans the set-up handlers read (``a:b`` the layer, ``c:d`` the blob;
+    ``c`` the value of a ``Memory`` line)."""
+
+    __slots__ = ("kind", "a", "b", "c", "d")
+
+    def __init__(self, n: int) -> None:
+        self.kind = np.zeros(n, dtype=np.int8)
+        self.a = np.zeros(n, dtype=np.int64)
+        self.b = np.zeros(n, dtype=np.int64)
+        self.c = np.zeros(n, dtype=np.int64)
+        self.d = np.zeros(n, dtype=np.int64)
+
+    def put(self, sel: np.ndarray, kind: int | np.ndarray, *spans: np.ndarray) -> None:
+        self.kind[sel] = kind
+        for arr, v in zip((self.a, self.b, self.c, self.d), spans, strict=False):
+            arr[sel] = v
+
+
+def _setup_kinds(pb: np.ndarray, ms: np.ndarray, me: np.ndarray, w8: np.ndarray) -> SetupKinds:
+    """The net set-up lines among the rare lines (messages ``pb[ms:me]``), read as the line-by-line
+    dispatch reads them: ``Creating Layer X``, ``Top shape: ...`` (its regex is applied later: a
+    line it does not match is dispatched), ``Memory required for data: N``, ``X <- Y``, ``X -> Y``
+    [`` (in-place)``], ``X needs / does not need backward computation.``"""
+    out = SetupKinds(len(ms))
+    sel = np.flatnonzero(w8 == _K_CREATE)
+    sel = sel[_has(pb, ms[sel], me[sel], _LIT_CREATE)]
+    out.put(sel, _CREATE, ms[sel] + 15, me[sel])
+    sel = np.flatnonzero(w8 == _K_SHAPE)
+    out.put(sel, _SHAPE, ms[sel], me[sel])
+    sel = np.flatnonzero(w8 == _K_MEM)
+    sel = sel[_has(pb, ms[sel], me[sel], _LIT_MEM)]
+    val, ok, end = parse_ints_at(pb, ms[sel] + 26, me[sel])
+    ok &= end == me[sel]  # only digits to the end (longer numbers are dispatched: the same result)
+    out.put(sel[ok], _MEM, 0, 0, val[ok])
+    sel = np.flatnonzero((w8 != _K_CREATE) & (w8 != _K_SHAPE) & (w8 != _K_MEM))
+    kind, a, b, c, d = _named_kinds(pb, ms[sel], me[sel])
+    out.put(sel, kind, a, b, c, d)
+    return out
+
+
+def _named_kinds(pb: np.ndarray, ms: np.ndarray, me: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``X <- Y``, ``X -> Y`` [`` (in-place)``] and ``X needs / does not need backward computation.``
+    exactly where the dispatch of `setup_kind_plain` and the regexes ``_RE_BOTTOM`` / ``_RE_TOP`` /
+    ``_RE_BW`` take them: ``X`` runs to the first whitespace, which must start the arrow or the
+    wording. Returns (kind, layer start, layer end, blob start, blob end); kind -1 where the blob
+    goes past the window (decided line by line)."""
+    n = len(ms)
+    kind = np.zeros(n, dtype=np.int8)
+    a, b = ms.copy(), ms.copy()
+    c, d = ms.copy(), me.copy()
+    if n == 0:
+        return kind, a, b, c, d
+    width = _NAMED_W
+    length = me - ms
+    ws = _ws(windows(pb, ms, None, width))  # (the byte at ``me`` is a CR or the newline: whitespace)
+    s1 = ws.argmax(axis=1)
+    cand = np.flatnonzero(ws.any(axis=1) & (s1 >= 1) & (s1 < length) & (s1 <= width - 4))
+    s1, lens = s1[cand], length[cand]
+    q = ms[cand] + s1
+    w4 = words(pb)[q] & _LOWMASK[4]
+    b[cand] = q
+    c[cand] = q + 4
+    k = np.zeros(len(cand), dtype=np.int8)
+    arrow = np.flatnonzero((w4 == _K4[_BOTTOM]) | (w4 == _K4[_TOP]))
+    if len(arrow):
+        col = np.arange(width)
+        after = ws[cand[arrow]] & (col[None, :] >= s1[arrow, None] + 4)
+        found = after.any(axis=1)
+        t = after.argmax(axis=1)
+        far = np.flatnonzero(~found)  # a long blob: look further
+        if len(far):
+            ws2 = _ws(windows(pb, q[arrow[far]] + 4, None, 2 * width))  # (the padding is 128 bytes)
+            found[far] = ws2.any(axis=1)
+            t[far] = s1[arrow[far]] + 4 + ws2.argmax(axis=1)
+        sa, la, top = s1[arrow], lens[arrow], w4[arrow] == _K4[_TOP]
+        blob = found & (t > sa + 4)  # the blob: to the next whitespace, not empty
+        ka = np.where(found, 0, -1).astype(np.int8)
+        ka[blob & (t == la)] = np.where(top, _TOP, _BOTTOM)[blob & (t == la)]
+        ip = np.flatnonzero(blob & top & (t < la) & (la - t == 11))
+        if len(ip):
+            at = ms[cand[arrow[ip]]] + t[ip]
+            ok = _has(pb, at, me[cand[arrow[ip]]], _LIT_IN_PLACE)
+            bs = ms[cand[arrow[ip]]] + sa[ip] + 4
+            # ``X -> <- (in-place)`` holds `` <- ``, which the dispatch looks for first
+            ok &= ~((t[ip] - sa[ip] == 6) & (pb[bs] == 60) & (pb[bs + 1] == 45) & (sa[ip] <= width - 7))
+            ka[ip[ok]] = _TOP_IP
+            d[cand[arrow[ip[ok]]]] = ms[cand[arrow[ip[ok]]]] + t[ip[ok]]
+        k[arrow] = ka
+    for code, lit, wide in ((_BW, _LIT_NEEDS, 6), (_BW_NOT, _LIT_NOT_NEEDS, 14)):
+        sel = np.flatnonzero((w4 == _K4[code]) & (lens - s1 == len(lit)) & (s1 + wide + 22 <= width))
+        if len(sel):
+            k[sel[_has(pb, q[sel], me[cand[sel]], lit)]] = code
+    kind[cand] = k
+    return kind, a, b, c, d
+
+
+def setup_kind_plain(msg: bytes) -> int:
+    """The set-up form the dispatch tries for a message whose first bytes are none of ``Creating`` /
+    ``Top shap`` / ``Memory r``: the first of `` <- ``, `` -> ``, `` backward computation.`` found in
+    its first 64 bytes (then its regex decides)."""
+    for code, lit in ((_BOTTOM, b" <- "), (_TOP, b" -> "), (_BW, b" backward computation.")):
+        if msg.find(lit, 0, _NAMED_W) >= 0:
+            return code
+    return 0
+
+
+_UNDECIDED = object()
+_STAMP_END = 21  # ``I0405 18:22:46.263157`` ends there
+_MIX = [np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+                                 0xFF51AFD7ED558CCD)]
+
+
+def _thread_in(chunk: bytes, a: int, pos: int, whole: bool) -> Any:
+    """`parser._thread_at` on ``chunk[a:pos]``, the end of a head (``whole``: all of it); `_UNDECIDED`
+    when the answer depends on the bytes before ``a``."""
+    j = chunk.rfind(b" ", a, pos)
+    if j < 0:
+        return None if whole else _UNDECIDED
+    while j > a and chunk[j - 1] == 32:
+        j -= 1
+    i = chunk.rfind(b" ", a, j)
+    if i < 0:
+        if not whole:
+            return _UNDECIDED
+        tok = chunk[a:j]
+    else:
+        tok = chunk[i + 1:j]
+    return tok if tok.isdigit() else None
+
+
+def _thread_codes(chunk: bytes, pb: np.ndarray, ls: np.ndarray, pos: np.ndarray) -> list[bytes | None]:
+    """`parser._thread_at` for the heads ``chunk[ls:pos]`` of many lines. The thread id is near the end
+    of a head (``I0405 18:22:46.263157 13500 net.cpp:157``): heads whose bytes from the 22nd on (after
+    the timestamp of a plain prefix) are the same are decided once, from those bytes."""
+    from caffecx.logs.parser import _thread_at
+
     n = len(pos)
-    how = np.full(n, -1, dtype=np.int8)
-    a = np.zeros(n, dtype=np.int64)
-    b = np.zeros(n, dtype=np.int64)
-    sel = np.flatnonzero(pos >= width)
-    if len(sel) == 0:
-        return a, b, how
-    p0 = pos[sel] - width
-    win = windows(pb, p0, None, width)
-    col = np.arange(width)
-    valid = col[None, :] >= (ls[sel] - p0)[:, None]
-    reach = ls[sel] >= p0  # the window holds the whole head
-    sp = (win == 32) & valid
-
-    def last_before(mask: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m = mask & (col[None, :] < before[:, None])
-        found = m.any(axis=1)
-        return width - 1 - m[:, ::-1].argmax(axis=1), found
-
-    j, has_j = last_before(sp, np.full(len(sel), width))
-    # back over the spaces before j: the last valid non-space before it, plus one
-    k, has_k = last_before(valid & ~sp, j)
-    first_valid = np.maximum(ls[sel] - p0, 0)
-    jj = np.where(has_k, k + 1, first_valid)
-    i, has_i = last_before(sp, jj)
-    tok_a = np.where(has_i, i + 1, first_valid)
-    dig = (win >= 48) & (win <= 57)
-    in_tok = (col[None, :] >= tok_a[:, None]) & (col[None, :] < jj[:, None])
-    digits = ~(in_tok & ~dig).any(axis=1) & (jj > tok_a)
-    decided = np.where(has_j, (has_k | reach) & (has_i | reach), reach)
-    res = np.where(has_j, np.where(digits, 1, 0), 0)
-    how[sel] = np.where(decided, res, -1).astype(np.int8)
-    a[sel] = p0 + tok_a
-    b[sel] = p0 + jj
-    return a, b, how
+    if n == 0:
+        return []
+    span = 32
+    # the end of a plain prefix's timestamp (``I0405 18:22:46.263157``, with a year ``I20261122 ...``)
+    end = np.where((pb[ls + _STAMP_END] != 32) & (pb[ls + _STAMP_END + 4] == 32), _STAMP_END + 4, _STAMP_END)
+    whole = pos - ls <= end
+    a = np.where(whole, ls, ls + end)
+    length = pos - a
+    w = words(pb)
+    keys = [w[a + i] & _LOWMASK[np.clip(length - i, 0, 8)] for i in range(0, span, 8)]
+    keys.append((length + whole * (span + 1)).astype(np.uint64))
+    h = np.zeros(n, dtype=np.uint64)
+    for k, mult in zip(keys, _MIX, strict=True):
+        h ^= k * mult
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    bad = length > span  # (a long head: line by line)
+    for k in keys:  # (a hash collision leaves its lines to `_thread_at`)
+        bad |= k[first][inv] != k
+    values = [_thread_in(chunk, int(a[f]), int(pos[f]), bool(whole[f])) for f in first.tolist()]
+    undecided = [j for j, v in enumerate(values) if v is _UNDECIDED]
+    if undecided:
+        bad |= np.isin(inv, undecided)
+    out = list(map(values.__getitem__, inv.tolist()))
+    for i in np.flatnonzero(bad).tolist():
+        out[i] = _thread_at(chunk, int(ls[i]), int(pos[i]))
+    return out
 
 
 def _specials_only(p: LogParser, chunk: bytes, nl: np.ndarray, base: int) -> None:
@@ -406,18 +532,22 @@ def _specials_only(p: LogParser, chunk: bytes, nl: np.ndarray, base: int) -> Non
         p._special(chunk, ls, raw)
 
 
-def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, starts: np.ndarray, gi: np.ndarray,
-              gpos: np.ndarray, gms: np.ndarray, gend: np.ndarray, rare_g: np.ndarray, hot_g: np.ndarray,
-              hot_k: np.ndarray, hot_sub: np.ndarray, base: int, setup: np.ndarray, v: dict[str, Any]) -> None:
+def _sequence(p: LogParser, chunk: bytes, nl: np.ndarray, starts: np.ndarray, gi: np.ndarray, gpos: np.ndarray,
+              gms: np.ndarray, gend: np.ndarray, rare_g: np.ndarray, hot_g: np.ndarray, hot_k: np.ndarray,
+              hot_sub: np.ndarray, base: int, kinds: SetupKinds, v: dict[str, Any]) -> None:
     """Dispatch the rare lines in order, keeping runs and the current train row in step with the
     per-iteration lines between them; then give those lines their runs and rows (``v``: the fields
-    `scan_chunk` parsed for them)."""
+    `scan_chunk` parsed for them). The set-up lines `_setup_kinds` found only fill layer records: they
+    are handled in one tight loop between the other lines (``setup_lines``), without the state the
+    per-iteration lines need (unless a run has ended: a training line may start one, and a new run
+    drops the nets being set up)."""
     from caffecx.logs.parser import (
         _RE_BOTTOM,
         _RE_BW,
         _RE_SHAPE,
         _RE_TOP,
         _thread_at,
+        add_top_shape,
         glog_line_at,
         special_lines,
     )
@@ -427,28 +557,31 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
     is_l = hot_k == _L
     c_ll = np.concatenate([[0], np.cumsum(is_ll)])
     c_l = np.concatenate([[0], np.cumsum(is_l)])
-    nxt = np.full(n_hot + 1, n_hot, dtype=np.int64)  # first L/LR item at or after each index
     ll_idx = np.flatnonzero(is_ll)
-    if len(ll_idx):
-        nxt[:n_hot] = ll_idx[np.minimum(np.searchsorted(ll_idx, np.arange(n_hot)), len(ll_idx) - 1)]
-        nxt[:n_hot][np.arange(n_hot) > ll_idx[-1]] = n_hot
-    hot_pos = gpos[hot_g].tolist()
+    hot_pos = gpos[hot_g]
     hot_line = base + gi[hot_g] + 1
 
     specials = special_lines(chunk)
     ng = len(gi)
-    # per rare line: (glog index, position of "] ", line index, message start, end, line start, set-up kind)
-    r_pos, r_ls, r_kind = gpos[rare_g], starts[gi[rare_g]], setup[rare_g]
-    # thread ids of the set-up lines (their builder), found with numpy
-    threads: list[bytes | None] = [None] * len(rare_g)
-    su = np.flatnonzero(r_kind > 0)
-    if len(su):
-        ta, tb, how = _thread_spans(v["pb"], r_ls[su], r_pos[su])
-        for k, a, b, h in zip(su.tolist(), ta.tolist(), tb.tolist(), how.tolist(), strict=True):
-            threads[k] = chunk[a:b] if h == 1 else None if h == 0 else _thread_at(chunk, int(r_ls[k]), int(r_pos[k]))
-    rare_rows = list(zip(rare_g.tolist(), r_pos.tolist(), gi[rare_g].tolist(), gms[rare_g].tolist(),
-                         gend[rare_g].tolist(), r_kind.tolist(), threads, strict=True))
-    rare_rows.append((ng, 1 << 62, 0, 0, 0, 0, None))
+    kind = kinds.kind
+    # the set-up lines, as (kind, thread, a, b, c, d, line, glog index), and their positions
+    su = np.flatnonzero(kind > 0)
+    su_g = rare_g[su]
+    su_pos = gpos[su_g]
+    threads = _thread_codes(chunk, v["pb"], starts[gi[su_g]], su_pos)
+    su_rows = list(zip(kind[su].tolist(), threads, kinds.a[su].tolist(), kinds.b[su].tolist(), kinds.c[su].tolist(),
+                       kinds.d[su].tolist(), (base + gi[su_g] + 1).tolist(), su_g.tolist(), strict=True))
+    su_pos_l = su_pos.tolist()
+    n_su = len(su_rows)
+    # the other rare lines: (glog index, position of "] ", line index, message start, end, kind, and how many
+    # per-iteration lines come before it)
+    ot = np.flatnonzero(kind <= 0)
+    ot_g = rare_g[ot]
+    ot_pos = gpos[ot_g]
+    rows = list(zip(ot_g.tolist(), ot_pos.tolist(), gi[ot_g].tolist(), gms[ot_g].tolist(), gend[ot_g].tolist(),
+                    kind[ot].tolist(), np.searchsorted(hot_pos, ot_pos).tolist(), strict=True))
+    rows.append((ng, 1 << 62, 0, 0, 0, 0, n_hot))
+    sp_hot = np.searchsorted(hot_pos, [ls for ls, _ in specials]).tolist()
 
     run0 = p._run.index if p._run is not None and not p._ended else -1
     cur0 = p._cur if p._run is not None and not p._ended else -1
@@ -457,14 +590,13 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
     events: list[tuple[int, int]] = []  # (key, current train row from there on; -1 = none)
     shifts: list[tuple[int, int]] = []  # (hot index, train rows made by dispatched lines so far)
     shift = 0
-    h = 0
-    next_hot = hot_pos[0] if n_hot else 1 << 62
+    h = 0  # the per-iteration lines before this one are accounted for
 
     def catch_up(k: int) -> None:
-        nonlocal h, next_hot
+        nonlocal h
         if c_ll[k] > c_ll[h]:
-            first = int(nxt[h])
             if p._run is None or p._ended:
+                first = int(ll_idx[np.searchsorted(ll_idx, h)])  # the first L/LR item from h
                 r = p._new_run("continued", int(hot_line[first]))
                 boundaries.append((first, r.index))
                 events.append((2 * first, -1))
@@ -474,7 +606,9 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
             p._cur = rows0 + cl - 1 + shift
         p._nrows = rows0 + cl + shift
         h = k
-        next_hot = hot_pos[h] if h < n_hot else 1 << 62
+
+    def hot_before(pos: int) -> int:
+        return int(np.searchsorted(hot_pos, pos))
 
     skip_until = -1  # lines of an echo that has "] " in them (a prefix like ``[worker 1] ``) up to here
 
@@ -487,53 +621,29 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
             return int(gpos[j])
         return 1 << 62
 
-    if p._block is not None:  # an echo from the previous chunk
-        skip_until = block_end(0)
-    sp_i = 0
-    n_sp = len(specials)
-    rest, shape_, memory_, create_, bottom_, top_, backward_ = (p._rest, p._shape, p._memory, p._create, p._bottom,
-                                                                p._top, p._backward)
+    rest, create_ = p._rest, p._create
     re_shape, re_bottom, re_top, re_bw = _RE_SHAPE, _RE_BOTTOM, _RE_TOP, _RE_BW
-    for g, pos, li, ms, me, kind, thread in rare_rows:
-        while sp_i < n_sp and specials[sp_i][0] < pos:  # ``*** Aborted at`` ... in between
-            ls, raw = specials[sp_i]
-            sp_i += 1
-            if next_hot < ls:
-                catch_up(bisect_left(hot_pos, ls, h))
-            state = (p._run, p._ended, p._nrows, p._cur)
-            p._ln, p._lastpos = base + int(np.searchsorted(nl, ls)), ls
-            p._special(chunk, ls, raw)
-            if state != (p._run, p._ended, p._nrows, p._cur):
-                boundaries.append((h, p._run.index if p._run is not None else -1))
-                events.append((2 * h, -1 if p._ended else p._cur))
-        if g == ng:
-            break
-        if pos < skip_until:
-            p.glog_lines -= 1
-            continue
-        if next_hot < pos:
-            catch_up(bisect_left(hot_pos, pos, h))
+
+    def dispatch(g: int, pos: int, li: int, ms: int, me: int, kind: int, thread: bytes | None, hk: int) -> None:
+        """One line through the parser's dispatch (``hk`` per-iteration lines before it), with the state
+        the per-iteration lines depend on followed."""
+        nonlocal shift, skip_until
+        if hk > h:
+            catch_up(hk)
         msg = chunk[ms:me]
-        if kind > _CREATE:  # layer lines that only fill a layer record: no state to follow
-            if kind == _SHAPE and (m := re_shape.fullmatch(msg.rstrip())):
-                shape_(thread, m.group(1), m.group(2), base + li + 1)
-                continue
-            if kind == _MEM and msg.startswith(b"Memory required for data: ") and msg[26:].isdigit() \
-                    and len(msg) <= 46:
-                memory_(thread, msg[26:], base + li + 1)
-                continue
+        if kind > _CREATE:  # (a set-up form `_named_kinds` left undecided)
             if kind == _BOTTOM and (m := re_bottom.fullmatch(msg)):
-                bottom_(thread, m.group(1), m.group(2))
-                continue
+                p._bottom(thread, m.group(1), m.group(2))
+                return
             if kind == _TOP and (m := re_top.fullmatch(msg)):
-                top_(thread, m.group(1), m.group(2), m.group(3) is not None)
-                continue
+                p._top(thread, m.group(1), m.group(2), m.group(3) is not None)
+                return
             if kind == _BW and (m := re_bw.fullmatch(msg)):
-                backward_(thread, m.group(1), m.group(2) == b"needs")
-                continue
+                p._backward(thread, m.group(1), m.group(2) == b"needs")
+                return
         run_before, ended_before, rows_before, cur_before = p._run, p._ended, p._nrows, p._cur
         p._ln, p._lastpos = base + li, pos
-        if kind == _CREATE and msg.startswith(b"Creating Layer "):
+        if kind == _CREATE:
             create_(thread, msg[15:].strip(), base + li + 1)
         else:
             rest(chunk, pos, msg)
@@ -546,6 +656,98 @@ def _sequence(p: LogParser, chunk: bytes, buf: np.ndarray, nl: np.ndarray, start
             events.append((2 * h, p._cur if not p._ended else -1))
         if p._block is not None:
             skip_until = block_end(g + 1)
+
+    si = 0  # the next set-up line
+
+    def setup_lines(limit: int) -> None:
+        """The set-up lines before position ``limit``."""
+        nonlocal si
+        builders = p._builders
+        get = builders.get
+        while si < n_su and su_pos_l[si] < limit:
+            if su_pos_l[si] < skip_until:  # inside an echo
+                j = bisect_left(su_pos_l, min(skip_until, limit), si)
+                p.glog_lines -= j - si
+                si = j
+                continue
+            if p._run is None or p._ended:  # a per-iteration line in between may start a run (new builders)
+                hk = hot_before(su_pos_l[si])
+                if hk > h:
+                    catch_up(hk)
+                j = si + 1
+            else:
+                j = bisect_left(su_pos_l, limit, si)
+            k = si
+            for kind, thread, a, b, c, d, line, g in su_rows[si:j]:
+                k += 1
+                bld = get(thread)
+                if kind == _TOP or kind == _TOP_IP:
+                    if bld is not None and (rec := bld.net._by_name.get(chunk[a:b].decode("utf-8", "replace"))):
+                        rec.tops.append(chunk[c:d].decode("utf-8", "replace"))
+                        rec.in_place.append(kind == _TOP_IP)
+                elif kind == _SHAPE:
+                    m = re_shape.fullmatch(chunk[a:b].rstrip())
+                    if m is None:  # not the form: the dispatch decides
+                        si = k
+                        pos = su_pos_l[k - 1]
+                        dispatch(g, pos, int(gi[g]), a, b, 0, thread, hot_before(pos))
+                        break
+                    if bld is not None and (rec := bld.cur) is not None:
+                        add_top_shape(rec, m.group(1), m.group(2), line)
+                elif kind == _BOTTOM:
+                    if bld is not None and (rec := bld.net._by_name.get(chunk[a:b].decode("utf-8", "replace"))):
+                        rec.bottoms.append(chunk[c:d].decode("utf-8", "replace"))
+                elif kind == _CREATE:
+                    if bld is None:  # a net that was not announced: made here (and maybe a run)
+                        si = k
+                        pos = su_pos_l[k - 1]
+                        dispatch(g, pos, int(gi[g]), a - 15, b, _CREATE, thread, hot_before(pos))
+                        break
+                    name = chunk[a:b].strip().decode("utf-8", "replace")
+                    rec = LayerRecord(name=name, line=line)
+                    net = bld.net
+                    net.layers.append(rec)
+                    net._by_name[name] = rec
+                    bld.cur = rec
+                elif kind == _MEM:
+                    if bld is not None and (rec := bld.cur) is not None:
+                        rec.memory_bytes = c
+                        rec.memory_line = line
+                elif bld is not None and (rec := bld.net._by_name.get(chunk[a:b].decode("utf-8", "replace"))):
+                    rec.needs_backward = kind == _BW
+            else:
+                si = j
+
+    if p._block is not None:  # an echo from the previous chunk
+        skip_until = block_end(0)
+    sp_i = 0
+    n_sp = len(specials)
+    for g, pos, li, ms, me, kind, hk in rows:
+        while sp_i < n_sp and specials[sp_i][0] < pos:  # ``*** Aborted at`` ... in between
+            ls, raw = specials[sp_i]
+            if si < n_su and su_pos_l[si] < ls:
+                setup_lines(ls)
+            if sp_hot[sp_i] > h:
+                catch_up(sp_hot[sp_i])
+            sp_i += 1
+            state = (p._run, p._ended, p._nrows, p._cur)
+            p._ln, p._lastpos = base + int(np.searchsorted(nl, ls)), ls
+            p._special(chunk, ls, raw)
+            if state != (p._run, p._ended, p._nrows, p._cur):
+                boundaries.append((h, p._run.index if p._run is not None else -1))
+                events.append((2 * h, -1 if p._ended else p._cur))
+        if si < n_su and su_pos_l[si] < pos:
+            setup_lines(pos)
+        if g == ng:
+            break
+        if pos < skip_until:
+            p.glog_lines -= 1
+            continue
+        thread = None
+        if kind < 0:
+            kind = setup_kind_plain(chunk[ms:me])
+            thread = _thread_at(chunk, int(starts[li]), pos)
+        dispatch(g, pos, li, ms, me, kind, thread, hk)
     catch_up(n_hot)
     if n_hot == 0:
         return

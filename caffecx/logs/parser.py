@@ -204,6 +204,19 @@ def ints_cached(vals: Sequence[bytes | None]) -> np.ndarray:
     return np.fromiter(map(table.__getitem__, vals), np.int64, count=len(vals))
 
 
+def add_top_shape(rec: LayerRecord, dims: bytes, count: bytes | None, line: int) -> list[int]:
+    """Record one ``Top shape: d0 d1 ... (count)`` line on its layer (2014's ``Top shape: C H W`` has
+    no count and marks the record's shapes as legacy); returns the shape."""
+    shape = [int(x) for x in dims.split()]
+    rec.top_shapes.append(shape)
+    rec.top_counts.append(None if count is None else int(count))
+    rec.loss_weights.append(0.0)
+    rec.top_shape_lines.append(line)
+    if count is None and shape:
+        rec.legacy_shapes = True
+    return shape
+
+
 def glog_line_at(chunk: bytes, pos: int) -> bool:
     """Whether the line holding ``pos`` has a glog prefix (where a multi-line echo ends)."""
     ls = chunk.rfind(b"\n", 0, pos) + 1
@@ -766,13 +779,7 @@ class LogParser:
         if b is None or b.cur is None:
             return
         rec = b.cur
-        shape = [int(x) for x in dims.split()]
-        rec.top_shapes.append(shape)
-        rec.top_counts.append(None if count is None else int(count))
-        rec.loss_weights.append(0.0)
-        rec.top_shape_lines.append(line)
-        if count is None and shape:
-            rec.legacy_shapes = True
+        shape = add_top_shape(rec, dims, count, line)
         if self._emit is not None:
             self._event("top_shape", line, net=b.net.index, layer=rec.name, shape=shape, count=rec.top_counts[-1])
 

@@ -39,7 +39,10 @@ def same_both_ways(data: bytes) -> None:
     slow = p.close()
     pd.testing.assert_frame_equal(fast.train, slow.train, check_dtype=False, check_categorical=False)
     pd.testing.assert_frame_equal(fast.test, slow.test, check_dtype=False)
-    assert [len(n.layers) for n in fast.net_logs] == [len(n.layers) for n in slow.net_logs]
+    def layers(log):
+        return [[r.to_dict() for r in n.layers] for n in log.net_logs]
+
+    assert layers(fast) == layers(slow)
 
 
 @SETTINGS
