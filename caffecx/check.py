@@ -20,6 +20,7 @@ from caffecx.analysis import SOURCE_TYPES, Analysis, analyze
 from caffecx.errors import CaffecxError
 from caffecx.graph import load_net
 from caffecx.io.reader import NetText
+from caffecx.layers.datasource import batch_size
 from caffecx.logs import CaffeLog, NetLog, parse_log
 
 #: glog's LogMessage buffer: a longer message (a big net's parameter echo) is cut at this many bytes.
@@ -116,12 +117,8 @@ def _log_hints(net_log: NetLog, net: Any) -> dict[str, tuple[int, ...]]:
 
 
 def _batch_size(net: Any, layer: str) -> int | None:
-    for node in net.layers:
-        if node.name == layer:
-            for f in ("data_param", "image_data_param", "hdf5_data_param", "window_data_param", "memory_data_param"):
-                if node.param.HasField(f) and getattr(node.param, f).batch_size:
-                    return int(getattr(node.param, f).batch_size)
-    return None
+    node = next((n for n in net.layers if n.name == layer), None)
+    return None if node is None else batch_size(node.param)
 
 
 def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: str) -> Any:

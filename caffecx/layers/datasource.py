@@ -17,12 +17,18 @@ from caffecx.layers.base import Context, Layer, Shape
 _BATCH_PARAMS = ("data_param", "image_data_param", "hdf5_data_param", "window_data_param", "memory_data_param")
 
 
+def batch_size(lp: Any) -> int | None:
+    """The batch size a data layer's parameters state (``data_param.batch_size`` and its kin), if any."""
+    return next((int(getattr(lp, f).batch_size) for f in _BATCH_PARAMS
+                 if lp.HasField(f) and getattr(getattr(lp, f), "batch_size", 0)), None)
+
+
 def shape_hint(layer: Layer) -> str:
     """``--input-shape TOP=N,C,H,W`` with what the prototxt already says filled in (batch size, crop)."""
     lp = layer.lp
     top = lp.top[0] if len(lp.top) else "data"
-    n = next((str(getattr(lp, f).batch_size) for f in _BATCH_PARAMS
-              if lp.HasField(f) and getattr(getattr(lp, f), "batch_size", 0)), "N")
+    batch = batch_size(lp)
+    n = "N" if batch is None else str(batch)
     tp = lp.transform_param
     crop = int(tp.crop_size) if lp.HasField("transform_param") else 0
     hw = f"{crop},{crop}" if crop else "H,W"
