@@ -32,17 +32,12 @@ from typing import Any
 
 import pandas as pd
 
-from caffecx.errors import CaffecxError, ShapeError
-from caffecx.graph import LayerNode, Net, check_weights
-from caffecx.layers import GLOBAL, Context, Layer, Shape, Window, layer_class
+from caffecx.errors import CaffecxError
+from caffecx.graph import Net
+from caffecx.layers import Shape, Window
 from caffecx.layers.base import count
+from caffecx.plan import Plan, PlannedLayer, plan_net
 
-#: Layer types that create blobs from a source rather than from bottoms (the batch axis is theirs).
-SOURCE_TYPES = frozenset(
-    {"Input", "Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData", "AnnotatedData",
-     "VideoData", "Python"}
-)
-POOLING_TYPES = frozenset({"Pooling", "SPP"})
 BYTES_PER_ELEMENT = 4  # Caffe's log counts sizeof(float)
 
 
@@ -87,6 +82,7 @@ class LayerStats:
     in_place: list[bool] = field(default_factory=list)
     param_shapes: list[list[int]] = field(default_factory=list)
     line: int | None = None
+    shares_bottom_data: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -220,7 +216,7 @@ class Analysis:
 def _own_elements(row: LayerStats) -> int:
     """Elements of the tops a layer writes into memory of its own: seed 003's output feature maps,
     without in-place tops (a ReLU on its bottom) and without Split's tops (Caffe shares their data)."""
-    if row.type == "Split" or not row.top_shapes:
+    if row.shares_bottom_data or not row.top_shapes:
         return 0
     flags = row.in_place + [False] * len(row.top_shapes)
     return sum(math.prod(s) for s, same in zip(row.top_shapes, flags, strict=False) if not same)
@@ -281,14 +277,14 @@ def _merge_rf(fields: Iterable[ReceptiveField | None]) -> ReceptiveField | None:
 
 
 def analyze(
-    net: Net,
+    net: Net | Plan,
     *,
     batch: int | None = None,
     input_shapes: dict[str, Shape] | None = None,
     base_dirs: list[Path] | None = None,
     stop_on_error: bool = False,
 ) -> Analysis:
-    """Set the net up as Caffe would and measure every layer.
+    """Measure every layer of a net set up as Caffe would (a `Plan`, or a `Net` planned here).
 
     ``batch`` replaces the batch axis of every source layer's tops (batch scaling);
     ``input_shapes`` gives shapes by top name for inputs whose data is absent (or to override them);
@@ -298,126 +294,69 @@ def analyze(
     A layer Caffe would reject raises a located error; with ``stop_on_error`` the rows so far are
     returned with ``error`` set instead (as Caffe's log stops at the failing layer).
     """
-    hints = dict(input_shapes or {})
-    if base_dirs is None:
-        base_dirs = [Path.cwd()]
-        if net.path:
-            base_dirs.append(Path(net.path).resolve().parent)
-    ctx = Context(base_dirs=list(base_dirs), input_shapes=hints, phase=net.phase)
-    shapes: dict[str, Shape] = {}
+    if isinstance(net, Plan):
+        plan = net
+    elif isinstance(net, Net):
+        plan = plan_net(net, batch=batch, input_shapes=input_shapes, base_dirs=base_dirs,
+                        stop_on_error=stop_on_error)
+    else:
+        raise TypeError(f"analyze() takes a Net or a Plan (from caffecx.graph.load_net), not {type(net).__name__}")
     fields: dict[str, ReceptiveField | None] = {}
     rows: list[LayerStats] = []
-    unknown: list[tuple[str, str, str]] = []
-    memory = 0
-    memory_known = True
+    memory: int | None = 0
     blob_stage: dict[str, int] = {}
-    data_batch: int | None = batch
-    error: CaffecxError | None = None
-    for node in net.layers:
+    for planned in plan.layers:
         try:
-            row, impl_tops = _analyze_layer(node, net, ctx, shapes, fields, batch, hints)
+            row = _layer_row(planned, fields)
         except CaffecxError as err:
-            if not stop_on_error:
-                raise
-            error = err
-            break
-        if not row.known:
-            unknown.append((node.name, node.type, row.note))
-        if impl_tops is not None:
-            memory += sum(count(s) for s in impl_tops) * BYTES_PER_ELEMENT
-            if data_batch is None and node.type in SOURCE_TYPES and impl_tops and impl_tops[0]:
-                data_batch = impl_tops[0][0]
+            raise planned.locate(err, plan.net.path) from None
+        if planned.top_shapes is not None and memory is not None:
+            memory += sum(count(s) for s in planned.top_shapes) * BYTES_PER_ELEMENT
         else:
-            memory_known = False
-        row.memory_bytes = memory if memory_known else None
-        row.stage = max((blob_stage.get(b, 1) for b in node.bottoms), default=1)
-        top_stage = row.stage + 1 if _downsamples(node, shapes, row) else row.stage
-        for t in node.tops:
+            memory = None
+        row.memory_bytes = memory
+        row.stage = max((blob_stage.get(b, 1) for b in planned.node.bottoms), default=1)
+        top_stage = row.stage + 1 if _downsamples(planned) else row.stage
+        for t in planned.node.tops:
             blob_stage[t] = top_stage
         rows.append(row)
-    net_notes = [f"layer '{r.name}': {r.note}" for r in rows if r.known and r.note]
-    for note in net_notes:
-        if note not in net.notes:
-            net.notes.append(note)
+    unknown = [(r.name, r.type, r.note) for r in rows if not r.known]
+    for note in (f"layer '{r.name}': {r.note}" for r in rows if r.known and r.note):
+        if note not in plan.net.notes:
+            plan.net.notes.append(note)
     for row in rows:
-        if data_batch and row.weights and row.known:
-            row.compute_param_ratio = row.macs / data_batch / row.weights
-    return Analysis(net, rows, shapes, data_batch, unknown, error)
+        if plan.batch and row.weights and row.known:
+            row.compute_param_ratio = row.macs / plan.batch / row.weights
+    return Analysis(plan.net, rows, plan.blob_shapes, plan.batch, unknown, plan.error)
 
 
-def _downsamples(node: LayerNode, shapes: dict[str, Shape], row: LayerStats) -> bool:
-    """A pooling layer (Pooling, SPP) whose top is spatially smaller than its bottom: it closes a stage."""
-    if node.type not in POOLING_TYPES or not row.top_shapes or not node.bottoms:
+def _downsamples(planned: PlannedLayer) -> bool:
+    """A stage-closing layer (Pooling, SPP) whose top is spatially smaller than its bottom."""
+    if planned.impl is None or not planned.impl.closes_stage or not planned.top_shapes:
         return False
-    bottom = shapes.get(node.bottoms[0]) if node.bottoms[0] not in node.tops else None
-    if bottom is None or len(bottom) < 3:
+    if not planned.bottom_shapes or planned.node.bottoms[0] in planned.node.tops:
         return False
-    top = row.top_shapes[0]
+    bottom, top = planned.bottom_shapes[0], planned.top_shapes[0]
+    if len(bottom) < 3:
+        return False
     return len(top) < len(bottom) or math.prod(top[2:]) < math.prod(bottom[2:])
 
 
-def _analyze_layer(
-    node: LayerNode,
-    net: Net,
-    ctx: Context,
-    shapes: dict[str, Shape],
-    fields: dict[str, ReceptiveField | None],
-    batch: int | None,
-    hints: dict[str, Shape],
-) -> tuple[LayerStats, list[Shape] | None]:
+def _layer_row(planned: PlannedLayer, fields: dict[str, ReceptiveField | None]) -> LayerStats:
+    """The counts of one planned layer (its shapes, blobs and weights were fixed by the plan)."""
+    node = planned.node
     row = LayerStats(
         name=node.name, type=node.type, bottoms=list(node.bottoms), tops=list(node.tops), top_shapes=None,
         weights=0, params=0, stored=0, macs=0, flops=0, activations=0, memory_bytes=None,
-        compute_param_ratio=None, receptive_field=None, stage=0, in_place=node.in_place, line=node.line,
+        compute_param_ratio=None, receptive_field=None, stage=0, known=planned.known, note=planned.note,
+        in_place=node.in_place, line=node.line, shares_bottom_data=bool(planned.impl and planned.impl.shares_bottom_data),
     )
-    cls = layer_class(node.type)
-    missing = [b for b in node.bottoms if b not in shapes]
-    if cls is None or missing:
-        row.known = False
-        row.note = (f"unknown layer type '{node.type}'" if cls is None
-                    else f"shape of bottom '{missing[0]}' unknown")
-        for t in node.tops:
-            if not (t in node.bottoms and t in shapes):
-                shapes.pop(t, None)
-        return row, None
-    bottom_shapes = [shapes[b] for b in node.bottoms]
-    impl: Layer = cls(node.param)
-    try:
-        tops = [tuple(int(d) for d in s) for s in impl.setup(bottom_shapes, ctx)]
-    except CaffecxError as err:
-        if node.type == "Python" and isinstance(err, ShapeError):
-            row.known = False
-            row.note = err.message
-            for t in node.tops:
-                shapes.pop(t, None)
-            return row, None
-        raise err.with_location(path=net.path, line=node.line, column=node.column, layer=node.name) from None
-    if not node.bottoms and node.type in SOURCE_TYPES:
-        tops = [hints.get(t, s) for t, s in zip(node.tops, tops, strict=False)]
-        if batch is not None:
-            tops = [(batch, *s[1:]) if len(s) else s for s in tops]
-    if len(tops) != len(node.tops):
-        raise ShapeError(f"the layer produces {len(tops)} tops but {len(node.tops)} are named",
-                         layer=node.name, path=net.path, line=node.line, column=node.column)
-    try:
-        blobs = impl.param_shapes(bottom_shapes)
-        counts = impl.counts(bottom_shapes, tops)
-        window = impl.window(bottom_shapes)
-    except CaffecxError as err:
-        raise err.with_location(path=net.path, line=node.line, column=node.column, layer=node.name) from None
-    if node.blobs:
-        check_weights(node, [b.shape for b in blobs], net.weights_path)
-    elif net.weights_path and any(b.learnable for b in blobs):
-        row.note = "no weights for this layer in the weights file (Caffe keeps its filler values)"
-    for t, s in zip(node.tops, tops, strict=True):
-        shapes[t] = s
-    empty = [f"'{t}' ({'x'.join(map(str, s))})" for t, s in zip(node.tops, tops, strict=True)
-             if len(s) and count(s) == 0]
-    if empty and all(count(b) for b in bottom_shapes):
-        # Caffe sets such a layer up without complaint (its output-size formulas have no CHECK) and
-        # then computes nothing: nearly always a kernel larger than the padded input
-        row.note = "; ".join(filter(None, [row.note, f"empty top {', '.join(empty)}: Caffe accepts it, "
-                                           "but nothing is computed (a kernel larger than the padded input?)"]))
+    if planned.top_shapes is None or planned.impl is None:
+        return row
+    impl, bottom_shapes, tops = planned.impl, planned.bottom_shapes, planned.top_shapes
+    blobs = planned.param_blobs
+    counts = impl.counts(bottom_shapes, tops)
+    window = impl.window(bottom_shapes)
     row.top_shapes = [list(s) for s in tops]
     row.param_shapes = [list(b.shape) for b in blobs]
     row.weights = sum(b.size for b in blobs if b.kind == "weight")
@@ -425,7 +364,6 @@ def _analyze_layer(
     row.stored = sum(b.size for b in blobs)
     row.macs, row.flops = counts.macs, counts.flops
     row.activations = sum(count(s) for s in tops)
-    # receptive field
     if not node.bottoms:
         spatial = tops[0][2:] if tops and len(tops[0]) > 2 else ()
         rf = ReceptiveField((1.0,) * len(spatial), (1.0,) * len(spatial), (0.5,) * len(spatial)) if spatial else None
@@ -433,8 +371,8 @@ def _analyze_layer(
         rf = _merge_rf(fields.get(b) for b in node.bottoms)
         if rf is not None and window is not None:
             in_spatial = bottom_shapes[0][2:] if len(bottom_shapes[0]) > 2 else ()
-            rf = _rf_step(rf, window if window is not GLOBAL else GLOBAL, in_spatial)
+            rf = _rf_step(rf, window, in_spatial)
     for t in node.tops:
         fields[t] = rf
     row.receptive_field = rf
-    return row, tops
+    return row

@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from caffecx.analysis import SOURCE_TYPES, Analysis, analyze
+from caffecx.analysis import Analysis, analyze
 from caffecx.errors import CaffecxError
 from caffecx.graph import load_net
 from caffecx.io.reader import NetText
+from caffecx.layers import layer_class
 from caffecx.layers.datasource import batch_size
 from caffecx.logs import CaffeLog, NetLog, parse_log
 
@@ -150,7 +151,7 @@ def _analyze(net: Any, net_log: NetLog, base_dirs: list[Path],
     result = analyze(net, base_dirs=base_dirs, input_shapes=given, stop_on_error=True)
     if result.error is not None:
         node = next((n for n in net.layers if n.name == result.error.location.layer), None)
-        if node is not None and node.type in SOURCE_TYPES and not node.bottoms:
+        if node is not None and _is_source(node.type) and not node.bottoms:
             hints = {**_log_hints(net_log, net), **given}
             result = analyze(net, base_dirs=base_dirs, input_shapes=hints, stop_on_error=True)
     return result
@@ -210,7 +211,7 @@ def compare(net_log: NetLog, result: Analysis, label: str) -> list[CheckRow]:
             rows.append(CheckRow(label, rec.name, "memory_bytes", rec.memory_bytes, mine.memory_bytes, status,
                                  rec.memory_line))
     # 2014's Caffe had no Input layer (net inputs were not layers): an upgraded `input:` is not logged
-    expected = [i for i, s in enumerate(ours) if not (legacy and s.type == "Input")]
+    expected = [i for i, s in enumerate(ours) if not (legacy and not _logged_by_2014(s.type))]
     whole = net_log.done and bool(expected) and bool(net_log.layers) and net_log.layers[0].name == ours[expected[0]].name
     if whole or not net_log.layers:  # a log excerpt (a documentation page) is checked on what it shows
         for i in expected:
@@ -229,14 +230,24 @@ def _folded_into(net_log: NetLog, k: int, result: Analysis) -> str | None:
     if nxt is None:
         return None
     mine = next((s for s in result.layers if s.name == nxt.name), None)
-    if mine is None or mine.type not in ("Convolution", "Pooling") or rec.bottoms[0] not in mine.bottoms:
+    cls = layer_class(mine.type) if mine is not None else None
+    if mine is None or cls is None or rec.bottoms[0] not in mine.bottoms:
         return None
-    node = result.net.layer(mine.name)
-    p = node.param.convolution_param if mine.type == "Convolution" else node.param.pooling_param
-    pad = list(p.pad) if mine.type == "Convolution" else [p.pad]
-    if not any(pad) and not (p.pad_h or p.pad_w):
+    pad = cls(result.net.layer(mine.name).param).declared_pad()
+    if not pad or not any(pad):
         return None
-    return f"folded into '{mine.name}' (pad {' '.join(map(str, pad or [p.pad_h, p.pad_w]))})"
+    return f"folded into '{mine.name}' (pad {' '.join(map(str, pad))})"
+
+
+def _is_source(type_name: str) -> bool:
+    cls = layer_class(type_name)
+    return cls is not None and cls.is_source
+
+
+def _logged_by_2014(type_name: str) -> bool:
+    """Whether 2014's Caffe logged a layer of this type (its net inputs were not layers)."""
+    cls = layer_class(type_name)
+    return cls is None or cls.logged_by_2014
 
 
 def check_log(

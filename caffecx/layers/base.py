@@ -7,7 +7,15 @@ A layer module declares, in one class, what a Caffe layer type means:
 * ``param_shapes(bottom_shapes)`` -> the blobs Caffe stores for the layer, in caffemodel order, each
   tagged as a learnable ``weight``, a learnable ``bias`` or a non-learned ``stat`` (BatchNorm);
 * ``counts(bottom_shapes, top_shapes)`` -> MACs and FLOPs for the whole batch;
-* ``window(bottom_shapes)`` -> how the layer maps space, for receptive fields.
+* ``window(bottom_shapes)`` -> how the layer maps space, for receptive fields;
+* ``forward(bottoms, blobs, run)`` -> the top arrays of one forward pass (NumPy), reproducing the
+  layer's ``Forward_cpu``. It runs only after ``setup`` on the same instance (the plan sets every layer
+  up once, with ``bottom_shapes``/``top_shapes`` fixed), so a layer parses its ``*_param`` in ``setup``
+  and keeps what it needs on ``self``. ``blobs`` are the layer's stored blobs (checked, reshaped to
+  ``param_shapes`` and cast to the run's dtype); a forward never writes into ``bottoms`` or ``blobs``.
+
+What a layer type *is* (a data source, a stage-closing pooling, ...) is declared as class facts below,
+so no consumer keeps lists of type names.
 
 Adding a layer type = one module under ``caffecx/layers`` with a class decorated by
 ``@register("CaffeTypeName")`` (several names allowed), plus its test.
@@ -20,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+import numpy as np
 
 from caffecx.errors import CaffecxError, ShapeError
 
@@ -40,10 +50,15 @@ def canonical_axis(axis: int, num_axes: int, layer: str | None = None) -> int:
 
 @dataclass(frozen=True)
 class ParamBlob:
-    """One stored blob of a layer: its shape and role (``weight``, ``bias`` or ``stat``)."""
+    """One stored blob of a layer: its shape, role (``weight``, ``bias`` or ``stat``) and filler.
+
+    ``filler`` is the ``FillerParameter`` Caffe fills the blob with when no weights are loaded (None:
+    Caffe's default for the blob, a constant 0, as for BatchNorm's statistics).
+    """
 
     shape: Shape
     kind: str = "weight"
+    filler: Any = field(default=None, compare=False)
 
     @property
     def size(self) -> int:
@@ -114,6 +129,23 @@ class Context:
         return None
 
 
+@dataclass
+class RunContext:
+    """What a forward pass needs beyond a layer's bottoms and blobs.
+
+    ``phase``: "TRAIN" or "TEST" (Dropout, BatchNorm without global stats); ``dtype``: the float type
+    of the run (float32 like Caffe, float64 as a reference); ``rng``: the run's random generator
+    (Dropout masks, DummyData fillers); ``inputs``: arrays fed by top name (Input layers, or any data
+    source a caller overrides); ``base_dirs``: where relative data sources are looked up.
+    """
+
+    phase: str = "TEST"
+    dtype: Any = np.float32
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    base_dirs: list[Path] = field(default_factory=lambda: [Path.cwd()])
+
+
 class Layer:
     """Base class: a Caffe layer type. Subclasses override what differs from the defaults.
 
@@ -122,6 +154,17 @@ class Layer:
     """
 
     type_names: ClassVar[tuple[str, ...]] = ()
+    # -- what the type is (declared facts; read by the plan, analysis, check, runtime, exporter) -----
+    #: Creates its tops from outside the net (Input, Data, ...): the batch axis is its.
+    is_source: ClassVar[bool] = False
+    #: A window layer that closes one of seed 004's stages when it shrinks the map (Pooling, SPP).
+    closes_stage: ClassVar[bool] = False
+    #: Its tops share the bottom's data (Split): they own no memory of their own.
+    shares_bottom_data: ClassVar[bool] = False
+    #: Its top shapes are known only when it runs (Python layers): a failed set-up is "unknown".
+    shape_at_run_time: ClassVar[bool] = False
+    #: 2014's Caffe set it up as a logged layer (an upgraded ``input:`` became an Input layer later).
+    logged_by_2014: ClassVar[bool] = True
     #: FLOPs per output element for simple element-wise layers (ReLU: 1, Sigmoid: ~4, ...).
     flops_per_element: ClassVar[int] = 0
     #: Exact (min, max) number of bottoms / tops Caffe accepts; None = unbounded.
@@ -131,6 +174,10 @@ class Layer:
     def __init__(self, lp: Any) -> None:
         self.lp = lp
         self.name: str = lp.name
+        #: Fixed by the plan once ``setup`` ran (what ``forward`` may rely on).
+        self.bottom_shapes: list[Shape] = []
+        self.top_shapes: list[Shape] = []
+        self.phase: str = "TEST"
 
     # -- shape rule -------------------------------------------------------------------------------
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
@@ -148,6 +195,21 @@ class Layer:
 
     def window(self, bottom_shapes: list[Shape]) -> Window | None:
         """Spatial mapping for receptive fields; None = pointwise (the field passes through)."""
+        return None
+
+    def declared_pad(self) -> tuple[int, ...] | None:
+        """The padding the layer's parameters declare (conv/pool), None for layers without one."""
+        return None
+
+    # -- forward ----------------------------------------------------------------------------------
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """Top arrays for these bottoms (Caffe's ``Forward_cpu``); see the module docstring."""
+        raise self.fail(f"layer type '{self.lp.type}' has no forward pass in caffecx")
+
+    def forward_refusal(self) -> str | None:
+        """Why this layer cannot run (after ``setup``), or None. Checked before any work starts."""
+        if type(self).forward is Layer.forward:
+            return f"layer type '{self.lp.type}' has no forward pass in caffecx"
         return None
 
     # -- helpers for subclasses -------------------------------------------------------------------

@@ -44,6 +44,10 @@ class Convolution(Layer):
     #: Deconvolution swaps the roles of input and output (Caffe's ``reverse_dimensions``).
     transposed: bool = False
 
+    def declared_pad(self) -> tuple[int, ...] | None:
+        cp = self.lp.convolution_param
+        return (int(cp.pad_h), int(cp.pad_w)) if cp.pad_h or cp.pad_w else tuple(int(p) for p in cp.pad)
+
     def spec(self, bottom: Shape) -> ConvSpec:
         """Parse ``convolution_param`` against `bottom` with Caffe's LayerSetUp CHECKs."""
         cp = self.lp.convolution_param

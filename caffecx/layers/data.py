@@ -31,6 +31,7 @@ class _Source(Layer):
     """A data layer: shapes from a hint on its first top when given (``--input-shape``, a log's
     shapes), else from its source (`from_source`)."""
 
+    is_source = True
     num_bottoms = (0, 0)
     num_tops = (1, 2)
 
@@ -115,6 +116,7 @@ class HDF5Data(Layer):
     """Caffe's ``HDF5Data``: the source lists .h5 files; each top is the dataset of its name, with the
     first axis replaced by batch_size (read with h5py when installed)."""
 
+    is_source = True
     num_bottoms = (0, 0)
     num_tops = (1, None)
 

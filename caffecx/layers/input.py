@@ -22,6 +22,9 @@ def one_or_per_top(layer: Layer, shapes: list[Shape], what: str) -> list[Shape]:
 class Input(Layer):
     """Caffe's ``Input`` (what ``input:``/``input_dim:`` nets are upgraded to)."""
 
+    is_source = True
+    #: 2014's Caffe had net inputs, not an Input layer: its logs show no such layer.
+    logged_by_2014 = False
     num_bottoms = (0, 0)
     num_tops = (1, None)
 
@@ -38,6 +41,7 @@ class Input(Layer):
 class DummyData(Layer):
     """Caffe's ``DummyData``: ``shape`` per top, or the legacy num/channels/height/width lists."""
 
+    is_source = True
     num_bottoms = (0, 0)
     num_tops = (1, None)
 

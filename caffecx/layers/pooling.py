@@ -37,6 +37,11 @@ class Pooling(Layer):
     """Caffe's ``Pooling``; see the module docstring for the shape rule and counts."""
 
     num_tops = (1, 2)
+    closes_stage = True
+
+    def declared_pad(self) -> tuple[int, ...] | None:
+        pp = self.lp.pooling_param
+        return (int(pp.pad_h), int(pp.pad_w)) if pp.pad_h or pp.pad_w else (int(pp.pad),)
 
     def method(self) -> str:
         return enum_name(self.lp.pooling_param, "pool")

@@ -13,7 +13,10 @@ from caffecx.layers.base import Context, Layer, Shape, register
 
 @register("Python")
 class Python(Layer):
-    """Caffe's ``Python`` layer; see the module docstring."""
+    """Caffe's ``Python`` layer; see the module docstring. Never run: a prototxt must not run code."""
+
+    is_source = True
+    shape_at_run_time = True
 
     num_bottoms = (0, None)
     num_tops = (0, None)

@@ -14,6 +14,7 @@ from caffecx.layers.base import Context, Layer, Shape, register
 class Split(Layer):
     """Caffe's ``Split``; see the module docstring."""
 
+    shares_bottom_data = True
     num_tops = (1, None)
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:

@@ -28,6 +28,8 @@ def spp_level(size: int, bins: int) -> tuple[int, int]:
 class SPP(Layer):
     """Caffe's ``SPP``; see the module docstring."""
 
+    closes_stage = True
+
     def method(self) -> str:
         return enum_name(self.lp.spp_param, "pool")
 

@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from google.protobuf import text_format
 
-from caffecx.layers import Context, Layer, layer_class
+from caffecx.layers import Context, Layer, RunContext, layer_class
 from caffecx.layers.base import Shape
 
 
@@ -25,6 +26,35 @@ def make(text: str) -> Layer:
 def tops(text: str, *bottoms: Shape, ctx: Context | None = None) -> list[Shape]:
     """Top shapes of the layer described by `text` for these bottom shapes."""
     return make(text).setup([tuple(b) for b in bottoms], ctx or Context())
+
+
+def run(
+    text: str,
+    *bottoms: np.ndarray,
+    blobs: list[np.ndarray] | None = None,
+    phase: str = "TEST",
+    dtype: type = np.float32,
+    seed: int = 0,
+    ctx: Context | None = None,
+) -> list[np.ndarray]:
+    """Set the layer described by `text` up for these bottoms (as the plan does) and run its forward.
+
+    ``blobs`` default to none (a layer with stored blobs needs them given, in ``param_shapes`` order).
+    """
+    layer = make(text)
+    arrays = [np.asarray(b, dtype=dtype) for b in bottoms]
+    shapes = [tuple(a.shape) for a in arrays]
+    context = ctx or Context(phase=phase)
+    layer.phase = phase
+    tops = layer.setup(shapes, context)
+    layer.bottom_shapes, layer.top_shapes = shapes, [tuple(t) for t in tops]
+    refusal = layer.forward_refusal()
+    assert refusal is None, refusal
+    run_ctx = RunContext(phase=phase, dtype=dtype, rng=np.random.default_rng(seed))
+    outs = layer.forward(arrays, [np.asarray(b, dtype=dtype) for b in (blobs or [])], run_ctx)
+    for out, want in zip(outs, layer.top_shapes, strict=True):
+        assert tuple(out.shape) == tuple(want), (out.shape, want)
+    return outs
 
 
 @dataclass
