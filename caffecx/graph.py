@@ -67,6 +67,21 @@ class Net:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     weights_path: str | None = None
+    _executors: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def forward(self, inputs: dict[str, Any] | None = None, /, *, keep: Any = "outputs",
+                dtype: Any = np.float32, **feeds: Any) -> dict[str, np.ndarray]:
+        """Caffe's forward pass in NumPy (`caffecx.runtime`): inputs by blob name, the kept blobs back.
+
+        ``net.forward(data=x)`` returns the output blobs; ``keep="all"`` or a list of names keeps more.
+        The net is planned and its weights cast once per dtype, on the first call.
+        """
+        from caffecx.runtime import executor_for
+
+        key = np.dtype(dtype).name
+        if key not in self._executors:
+            self._executors[key] = executor_for(self, dtype=dtype)
+        return self._executors[key].forward({**(inputs or {}), **feeds}, keep=keep)
 
     @property
     def phase(self) -> str:

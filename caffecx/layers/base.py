@@ -157,12 +157,18 @@ class Layer:
     # -- what the type is (declared facts; read by the plan, analysis, check, runtime, exporter) -----
     #: Creates its tops from outside the net (Input, Data, ...): the batch axis is its.
     is_source: ClassVar[bool] = False
+    #: Its tops come from the caller (``RunContext.inputs``): Input; other sources read their data.
+    needs_feed: ClassVar[bool] = False
     #: A window layer that closes one of seed 004's stages when it shrinks the map (Pooling, SPP).
     closes_stage: ClassVar[bool] = False
     #: Its tops share the bottom's data (Split): they own no memory of their own.
     shares_bottom_data: ClassVar[bool] = False
     #: Its top shapes are known only when it runs (Python layers): a failed set-up is "unknown".
     shape_at_run_time: ClassVar[bool] = False
+    #: The loss weight of top 0 when the prototxt gives none (Caffe's loss layers: 1; others 0).
+    loss_top_weight: ClassVar[float] = 0.0
+    #: Its top shapes are fixed only by the data (DetectionOutput's detections): not checked at run time.
+    data_dependent_top: ClassVar[bool] = False
     #: 2014's Caffe set it up as a logged layer (an upgraded ``input:`` became an Input layer later).
     logged_by_2014: ClassVar[bool] = True
     #: FLOPs per output element for simple element-wise layers (ReLU: 1, Sigmoid: ~4, ...).

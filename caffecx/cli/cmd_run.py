@@ -1,0 +1,159 @@
+"""``caffecx run NET``: Caffe's forward pass in NumPy; write the blobs, compare them with a reference,
+or print the best classes of a probability output."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from caffecx.blobdiff import DEFAULT_TOLERANCE, BlobDiff, compare_blobs, read_reference
+from caffecx.cli.cmd_analyze import input_shapes
+from caffecx.errors import CaffecxError
+from caffecx.graph import load_net
+from caffecx.io.writer import write_atomic
+from caffecx.plan import plan_net
+from caffecx.runtime import Executor, build_executor
+from caffecx.tables import render_text
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the forward pass (NumPy) and write, compare or classify",
+                       description="Run a net's forward pass as Caffe would, on the CPU with NumPy.")
+    p.add_argument("net", help="net prototxt (or a solver naming one, or a .caffemodel: its stored net)")
+    p.add_argument("--weights", help=".caffemodel (default: the fillers' values, drawn with --seed)")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE",
+                   help="an input blob from a .npy file, or an image through the input layer's transform_param "
+                        "(repeatable; NAME may be left out when the net has one input)")
+    p.add_argument("--phase", choices=["TRAIN", "TEST"], default="TEST")
+    p.add_argument("--stage", action="append", default=[], help="NetState stage (repeatable)")
+    p.add_argument("--level", type=int, default=None, help="NetState level")
+    p.add_argument("--batch", type=int, default=None, help="replace the batch size of every input")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=N,C,H,W",
+                   help="shape of an input whose prototxt gives none (repeatable)")
+    p.add_argument("--blobs", choices=["outputs", "all"], default="outputs", help="blobs kept and written")
+    p.add_argument("--out", help="write the kept blobs to this .npz (keys blob/<name>)")
+    p.add_argument("--compare", metavar="REF.npz",
+                   help="compare every blob with a reference npz (its input/ keys feed inputs not given)")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                   help=f"largest difference relative to a blob's largest magnitude (default {DEFAULT_TOLERANCE})")
+    p.add_argument("--top", type=int, default=None, metavar="K", help="print the K best classes per sample")
+    p.add_argument("--labels", help="class names, one per line (with --top)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--seed", type=int, default=0, help="seed of fillers and of TRAIN-phase randomness")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch is not None and args.batch <= 0:
+        raise CaffecxError("--batch must be a positive integer")
+    if args.top is not None and args.top <= 0:
+        raise CaffecxError("--top must be a positive integer")
+    if args.out and not args.out.endswith(".npz"):
+        raise CaffecxError("--out must name a .npz file", path=args.out)
+    reference, ref_inputs = read_reference(args.compare) if args.compare else ({}, {})
+    labels = _read_labels(args.labels) if args.labels else None
+    net = load_net(args.net, phase=args.phase, stages=args.stage, level=args.level, weights=args.weights)
+    plan = plan_net(net, batch=args.batch, input_shapes=input_shapes(args.input_shape))
+    executor = build_executor(plan, dtype=args.dtype, seed=args.seed)
+    feeds = _feeds(executor, args.input, ref_inputs)
+    keep = "all" if (args.blobs == "all" or args.compare) else "outputs"
+    blobs = executor.forward(feeds, keep=keep)
+    if args.out:
+        written = blobs if args.blobs == "all" else {k: blobs[k] for k in executor.outputs if k in blobs}
+        buffer = io.BytesIO()
+        np.savez(buffer, **{f"blob/{k}": v for k, v in written.items()})
+        write_atomic(args.out, buffer.getvalue())
+    status = 0
+    if args.compare:
+        status = _print_comparison(compare_blobs(blobs, reference, args.tolerance), args.tolerance)
+    if args.top:
+        _print_top(blobs, executor.outputs, args.top, labels)
+    if not args.compare and not args.top:
+        _print_summary(blobs, executor, args.out)
+    return status
+
+
+def _feeds(executor: Executor, items: list[str], ref_inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    expected = executor.inputs
+    feeds: dict[str, np.ndarray] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep:
+            if len(expected) != 1:
+                raise CaffecxError(f"--input {item!r}: name the blob (NAME=FILE); the net's inputs are "
+                                   f"{', '.join(expected) or 'none'}")
+            name, path = next(iter(expected)), item
+        if name not in expected:
+            raise CaffecxError(f"--input {item!r}: no input blob '{name}'; the net's inputs are "
+                               f"{', '.join(expected) or 'none'}")
+        feeds[name] = _read_input(executor, name, path)
+    for name, array in ref_inputs.items():
+        if name in expected and name not in feeds:
+            feeds[name] = array
+    return feeds
+
+
+def _read_input(executor: Executor, name: str, path: str) -> np.ndarray:
+    file = Path(path)
+    if not file.is_file():
+        raise CaffecxError(f"input '{name}': no such file", path=path)
+    if file.suffix.lower() in IMAGE_SUFFIXES:
+        from caffecx.layers.datasource import load_image_input
+
+        planned = next(p for p in executor.plan.layers if name in p.node.tops)
+        return load_image_input(planned.impl, path, executor.inputs[name], executor.dtype)
+    try:
+        return np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise CaffecxError(f"input '{name}': not a readable .npy array or image ({err})", path=path) from None
+
+
+def _read_labels(path: str) -> list[str]:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as err:
+        raise CaffecxError(f"cannot read the labels ({err.strerror})", path=path) from None
+
+
+def _print_comparison(rows: list[BlobDiff], tolerance: float) -> int:
+    table = [{"blob": r.name, "shape": "x".join(map(str, r.shape)) if r.shape is not None else "-",
+              "ref_shape": "x".join(map(str, r.ref_shape)) if r.ref_shape is not None else "-",
+              "max_abs_diff": "-" if r.max_abs is None else f"{r.max_abs:.3g}",
+              "max_rel_diff": "-" if r.max_rel is None else f"{r.max_rel:.3g}", "status": r.status}
+             for r in rows]
+    print(render_text(table, list(table[0]) if table else ["blob"]))
+    bad = [r for r in rows if r.status not in ("ok", "no reference")]
+    print(f"{len(rows) - len(bad)} of {len(rows)} blobs agree within {tolerance:g} of their largest magnitude"
+          + (f"; {len(bad)} do not" if bad else ""))
+    return 1 if bad else 0
+
+
+def _print_top(blobs: dict[str, np.ndarray], outputs: list[str], k: int, labels: list[str] | None) -> None:
+    name = next((o for o in outputs if o in blobs and blobs[o].ndim >= 2), None)
+    if name is None:
+        raise CaffecxError("--top needs an output blob with a class axis")
+    scores = blobs[name].reshape(blobs[name].shape[0], -1)
+    for n, row in enumerate(scores):
+        best = np.argsort(-row, kind="stable")[:k]
+        print(f"{name}[{n}]:")
+        for rank, c in enumerate(best, 1):
+            label = labels[c] if labels and c < len(labels) else ""
+            print(f"  {rank}. class {c} {row[c]:.6g} {label}".rstrip())
+
+
+def _print_summary(blobs: dict[str, np.ndarray], executor: Executor, out: str | None) -> None:
+    for name, array in blobs.items():
+        finite = array[np.isfinite(array)] if array.size else array
+        stats = (f"min {finite.min():.6g} max {finite.max():.6g} mean {finite.mean():.6g}"
+                 if finite.size else "no finite values")
+        print(f"{name}: {'x'.join(map(str, array.shape)) or 'scalar'} {stats}")
+    for name, value in executor.losses(blobs).items():
+        print(f"loss {name} = {value:.6g}")
+    if out:
+        print(f"wrote {len(blobs) if out else 0} blobs to {out}", file=sys.stderr)

@@ -1,0 +1,237 @@
+"""The NumPy executor: Caffe's forward pass over a plan, layer by layer, blob for blob.
+
+Conventions (stated once):
+
+* dtype: float32 like Caffe (``Dtype = float``), or float64 as a reference (``dtype=np.float64``);
+  weights are cast once, when the executor is built.
+* In-place layers (a top named as its bottom): the blob takes the layer's result, so after the pass
+  an in-place blob holds the value of the last layer writing it — what Caffe leaves in the blob.
+* Split tops share their bottom's array, Flatten/Reshape tops are views, as in Caffe.
+* Memory: a blob is dropped after its last consumer unless it is kept (``keep="outputs"``, the net's
+  output blobs as Caffe's ``net.outputs``; ``"all"``; or a list of names), so the peak stays near the
+  weights plus the largest live set of blobs.
+* Weights: those loaded from a caffemodel (checked and reshaped by the plan); a layer without loaded
+  weights gets its fillers' values, drawn with ``seed`` (Caffe would run with its own random fillers).
+* Refused before any work starts, by layer name and line: unknown types, types without a forward
+  (``Python`` is never imported: a prototxt must not make caffecx run code), and parameter choices
+  Caffe cannot run on the CPU (STOCHASTIC pooling).
+* NaN and Inf propagate as in Caffe (nothing is checked or replaced).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from caffecx.errors import CaffecxError, ShapeError, WeightsError
+from caffecx.graph import Net
+from caffecx.layers import RunContext, Shape
+from caffecx.plan import Plan, PlannedLayer, plan_net
+
+Keep = str | Iterable[str]
+
+
+@dataclass
+class LayerTiming:
+    """Wall time of one layer's forward, summed over the passes timed."""
+
+    name: str
+    type: str
+    seconds: float = 0.0
+
+
+@dataclass
+class Executor:
+    """A plan made runnable: weights cast once, every layer checked for a forward before any pass."""
+
+    plan: Plan
+    dtype: Any = np.float32
+    seed: int = 0
+    weights: list[list[np.ndarray]] = field(default_factory=list)
+    last_use: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def net(self) -> Net:
+        return self.plan.net
+
+    @property
+    def outputs(self) -> list[str]:
+        """The net's output blobs (produced and never consumed), as Caffe's ``net.outputs``."""
+        return self.plan.net.outputs
+
+    @property
+    def inputs(self) -> dict[str, Shape]:
+        """The blobs a caller feeds: the tops of the net's source layers, with their planned shapes."""
+        return {t: s for p in self.plan.layers if p.impl is not None and p.impl.is_source
+                for t, s in zip(p.node.tops, p.top_shapes or [], strict=False)}
+
+    @property
+    def required_inputs(self) -> dict[str, Shape]:
+        """The inputs a caller must feed (Input layers' tops); other sources read their data."""
+        return {t: s for p in self.plan.layers if p.impl is not None and p.impl.needs_feed
+                for t, s in zip(p.node.tops, p.top_shapes or [], strict=False)}
+
+    def forward(self, inputs: Mapping[str, Any] | None = None, *, keep: Keep = "outputs",
+                timings: list[LayerTiming] | None = None) -> dict[str, np.ndarray]:
+        """One forward pass; returns the kept blobs by name (see the module docstring)."""
+        feeds = self._check_inputs(inputs or {})
+        missing = [f"'{n}' {_shape(s)}" for n, s in self.required_inputs.items() if n not in feeds]
+        if missing:
+            raise CaffecxError(f"input {', '.join(missing)} not given", path=self.plan.net.path)
+        kept = self._kept(keep)
+        run = RunContext(phase=self.plan.net.phase, dtype=self.dtype, rng=np.random.default_rng(self.seed),
+                         inputs=feeds, base_dirs=list(self.plan.context.base_dirs))
+        live: dict[str, np.ndarray] = {}
+        for index, planned in enumerate(self.plan.layers):
+            start = time.perf_counter()
+            tops = self._run_layer(planned, [live[b] for b in planned.node.bottoms], index, run)
+            for name, array in zip(planned.node.tops, tops, strict=True):
+                live[name] = array
+            for name in set(planned.node.bottoms) | set(planned.node.tops):
+                if self.last_use.get(name, -1) <= index and name not in kept:
+                    live.pop(name, None)
+            if timings is not None:
+                timings[index].seconds += time.perf_counter() - start
+        return {name: live[name] for name in self._order(kept) if name in live}
+
+    def new_timings(self) -> list[LayerTiming]:
+        """One zeroed `LayerTiming` per layer, for ``forward(timings=...)``."""
+        return [LayerTiming(p.name, p.type) for p in self.plan.layers]
+
+    def losses(self, blobs: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Each loss top times its ``loss_weight``, as Caffe's ``Train net output`` lines report it."""
+        out = {}
+        for planned in self.plan.layers:
+            for j, top in enumerate(planned.node.tops):
+                weight = _loss_weight(planned, j)
+                if weight and top in blobs:
+                    out[top] = float(np.sum(blobs[top], dtype=np.float64)) * weight
+        return out
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _run_layer(self, planned: PlannedLayer, bottoms: list[np.ndarray], index: int,
+                   run: RunContext) -> list[np.ndarray]:
+        impl = planned.impl
+        assert impl is not None  # refused in build_executor
+        try:
+            tops = impl.forward(bottoms, self.weights[index], run)
+        except CaffecxError as err:
+            raise planned.locate(err, self.plan.net.path) from None
+        if len(tops) != len(planned.node.tops):
+            raise planned.locate(ShapeError(f"forward gave {len(tops)} tops for {len(planned.node.tops)} named"),
+                                 self.plan.net.path)
+        if not impl.data_dependent_top:
+            for name, array, want in zip(planned.node.tops, tops, planned.top_shapes or [], strict=False):
+                if tuple(array.shape) != tuple(want):
+                    raise planned.locate(ShapeError(
+                        f"top '{name}' came out {_shape(array.shape)}, planned {_shape(want)}"), self.plan.net.path)
+        return tops
+
+    def _check_inputs(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        expected = self.inputs
+        feeds = {}
+        for name, value in inputs.items():
+            if name not in expected:
+                raise CaffecxError(f"no input blob '{name}': the net's inputs are "
+                                   f"{', '.join(expected) or 'none'}", path=self.plan.net.path)
+            array = np.asarray(value)
+            if tuple(array.shape) != tuple(expected[name]):
+                raise ShapeError(f"input '{name}' has shape {_shape(array.shape)}, the net expects "
+                                 f"{_shape(expected[name])}", path=self.plan.net.path)
+            if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+                raise CaffecxError(f"input '{name}' is not numeric (dtype {array.dtype})", path=self.plan.net.path)
+            feeds[name] = array.astype(self.dtype, copy=False)
+        return feeds
+
+    def _kept(self, keep: Keep) -> set[str]:
+        if keep == "outputs":
+            return set(self.outputs)
+        if keep == "all":
+            return set(self.plan.net.blob_names)
+        names = {keep} if isinstance(keep, str) else set(keep)
+        unknown = names - set(self.plan.net.blob_names)
+        if unknown:
+            raise CaffecxError(f"no blob named {', '.join(sorted(unknown))} in net '{self.plan.net.name}'")
+        return names
+
+    def _order(self, kept: set[str]) -> list[str]:
+        return [b for b in self.plan.net.blob_names if b in kept]
+
+
+def _shape(shape: Iterable[int]) -> str:
+    return "(" + ", ".join(str(int(d)) for d in shape) + ")"
+
+
+def _loss_weight(planned: PlannedLayer, top_index: int) -> float:
+    """Caffe's loss weight of a top: the prototxt's ``loss_weight``, else the type's default for top 0."""
+    given = list(planned.node.param.loss_weight)
+    if given:
+        return float(given[top_index]) if top_index < len(given) else 0.0
+    default = planned.impl.loss_top_weight if planned.impl is not None else 0.0
+    return float(default) if top_index == 0 else 0.0
+
+
+def _refusal(planned: PlannedLayer) -> str | None:
+    if planned.impl is None or planned.top_shapes is None:
+        return planned.note or f"layer type '{planned.type}' cannot be set up"
+    return planned.impl.forward_refusal()
+
+
+def _layer_weights(planned: PlannedLayer, filled: Mapping[str, list[np.ndarray]], dtype: Any,
+                   path: str | None) -> list[np.ndarray]:
+    arrays = planned.weights if planned.weights else filled.get(planned.name, [])
+    if len(arrays) != len(planned.param_blobs):
+        raise planned.locate(WeightsError(f"the layer needs {len(planned.param_blobs)} blobs, "
+                                          f"{len(arrays)} were given"), path)
+    out = []
+    for array, blob in zip(arrays, planned.param_blobs, strict=True):
+        cast = np.ascontiguousarray(np.asarray(array).reshape(blob.shape), dtype=dtype)
+        cast.flags.writeable = False
+        out.append(cast)
+    return out
+
+
+def build_executor(plan: Plan, *, dtype: Any = np.float32, seed: int = 0) -> Executor:
+    """An `Executor` for `plan`: every refusal raised (located) before anything runs."""
+    if plan.error is not None:
+        raise plan.error
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise CaffecxError(f"dtype {dtype} is not supported: float32 (Caffe's) or float64")
+    path = plan.net.path
+    for planned in plan.layers:
+        why = _refusal(planned)
+        if why:
+            raise planned.locate(CaffecxError(f"cannot run: {why}"), path)
+    missing = [p for p in plan.layers if p.param_blobs and not p.weights]
+    filled: dict[str, list[np.ndarray]] = {}
+    if missing:
+        from caffecx.fillers import init_weights
+
+        filled = init_weights(plan, seed)
+    weights = [_layer_weights(p, filled, dtype, path) for p in plan.layers]
+    last_use: dict[str, int] = {}
+    for index, planned in enumerate(plan.layers):
+        for name in (*planned.node.bottoms, *planned.node.tops):
+            last_use[name] = index
+    return Executor(plan, dtype, seed, weights, last_use)
+
+
+def executor_for(
+    net: Net | Plan,
+    *,
+    dtype: Any = np.float32,
+    seed: int = 0,
+    batch: int | None = None,
+    input_shapes: Mapping[str, Shape] | None = None,
+    base_dirs: list[Path] | None = None,
+) -> Executor:
+    """Plan `net` (unless it is a plan already) and make it runnable."""
+    plan = net if isinstance(net, Plan) else plan_net(net, batch=batch, input_shapes=dict(input_shapes or {}),
+                                                       base_dirs=base_dirs)
+    return build_executor(plan, dtype=dtype, seed=seed)

@@ -1,0 +1,184 @@
+"""Benchmark: caffecx's NumPy forward pass against OpenCV's Caffe importer (cv2.dnn), same nets, same weights.
+
+For each net of ../shared/corpus (ResNet-50 batch 1, GoogLeNet 10, SqueezeNet 1.1 10, AlexNet 10,
+MobileNet v1 and v2 1), weights come from `caffecx init` (Caffe's fillers, seeded); both peers load
+the same prototxt + caffemodel and run the same random input, in this process, alternating run by run;
+median of --runs passes after a warm-up. Outputs are compared (largest difference relative to the
+output's largest magnitude). Peak memory is measured per peer in a child process of its own (the
+high-water mark of resident memory above the process after imports), against the floor the executor
+aims at: weights + the largest set of blobs alive at once.
+
+Run: python scripts/bench_forward.py [--runs N] [--nets resnet50,googlenet,...] [--no-memory]
+Caffe's own CPU build took 133 ms (ResNet-50) and 584 ms (GoogLeNet) on this kind of 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "prototxt"
+NETS = {  # name: (prototxt, batch)
+    "resnet50": ("resnet50__deploy.prototxt", 1),
+    "googlenet": ("bvlc_googlenet__deploy.prototxt", 10),
+    "squeezenet1.1": ("squeezenet_v1.1__deploy.prototxt", 10),
+    "alexnet": ("bvlc_alexnet__deploy.prototxt", 10),
+    "mobilenet_v1": ("mobilenet_v1__deploy.prototxt", 1),
+    "mobilenet_v2": ("mobilenet_v2__deploy.prototxt", 1),
+}
+CAFFE_MS = {"resnet50": 133.0, "googlenet": 584.0}
+
+
+def prepare(name: str, workdir: Path) -> tuple[Path, Path, int]:
+    """A copy of the net's prototxt with the batch set, and `caffecx init` weights for it."""
+    from caffecx.cli import main as caffecx_main
+    from caffecx.io import read_net_text, write_prototxt
+
+    proto_name, batch = NETS[name]
+    param = read_net_text(CORPUS / proto_name).param  # upgraded: input_dim nets get an Input layer
+    for layer in param.layer:
+        if layer.type == "Input":
+            for shape in layer.input_param.shape:
+                shape.dim[0] = batch
+    proto = workdir / f"{name}.prototxt"
+    write_prototxt(param, proto)
+    model = workdir / f"{name}.caffemodel"
+    if caffecx_main(["init", str(proto), "-o", str(model), "--seed", "1"]) != 0:
+        raise SystemExit(f"caffecx init failed for {name}")
+    return proto, model, batch
+
+
+def caffecx_runner(proto: Path, model: Path):  # noqa: ANN201
+    from caffecx.graph import load_net
+    from caffecx.runtime import executor_for
+
+    executor = executor_for(load_net(proto, weights=model))
+    (name, shape), = executor.required_inputs.items()
+    out = executor.outputs[-1]
+    return shape, lambda x: executor.forward({name: x})[out]
+
+
+def opencv_runner(proto: Path, model: Path):  # noqa: ANN201
+    import cv2
+
+    net = cv2.dnn.readNetFromCaffe(str(proto), str(model))
+
+    def run(x: np.ndarray) -> np.ndarray:
+        net.setInput(x)
+        return net.forward()
+
+    return run
+
+
+def time_pair(runners: dict, x: np.ndarray, runs: int) -> dict[str, float]:  # type: ignore[type-arg]
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    for fn in runners.values():
+        fn(x)  # warm-up
+    for _ in range(runs):
+        for key, fn in runners.items():
+            t0 = time.perf_counter()
+            fn(x)
+            times[key].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
+
+
+def live_floor_bytes(proto: Path, model: Path) -> int:
+    """Weights + the largest set of blobs alive at once (a blob lives from its producer to its last reader)."""
+    from caffecx.graph import load_net
+    from caffecx.plan import plan_net
+
+    plan = plan_net(load_net(proto, weights=model))
+    weights = sum(int(np.prod(b.shape)) * 4 for p in plan.layers for b in p.param_blobs)
+    last: dict[str, int] = {}
+    for i, p in enumerate(plan.layers):
+        for b in (*p.node.bottoms, *p.node.tops):
+            last[b] = i
+    live: dict[str, int] = {}
+    peak = 0
+    for i, p in enumerate(plan.layers):
+        for t, s in zip(p.node.tops, p.top_shapes or [], strict=False):
+            if not (p.impl.shares_bottom_data or t in p.node.bottoms):
+                live[t] = int(np.prod(s)) * 4
+        peak = max(peak, sum(live.values()))
+        for b in list(live):
+            if last.get(b, -1) <= i and b not in plan.net.outputs:
+                del live[b]
+    return weights + peak
+
+
+CHILD = """
+import resource, sys
+import numpy as np
+sys.path.insert(0, {scripts!r})
+import bench_forward as b
+import caffecx.runtime, cv2  # imported before the baseline
+peer, proto, model, dims = sys.argv[1:5]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+fn = b.caffecx_runner(proto, model)[1] if peer == "caffecx" else b.opencv_runner(proto, model)
+x = np.random.default_rng(0).standard_normal(tuple(int(d) for d in dims.split(","))).astype(np.float32)
+fn(x)
+fn(x)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+
+
+def peak_rss(peer: str, proto: Path, model: Path, shape: tuple[int, ...]) -> int:
+    """Resident-memory high-water mark of one peer loading and running the net, in a child process."""
+    code = CHILD.format(scripts=str(REPO / "scripts"))
+    res = subprocess.run([sys.executable, "-c", code, peer, str(proto), str(model), ",".join(map(str, shape))],
+                         capture_output=True, text=True, check=True)
+    return int(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--nets", default=",".join(NETS))
+    ap.add_argument("--no-memory", action="store_true", help="skip the child processes measuring peak memory")
+    ap.add_argument("--json", help="also write the rows here")
+    args = ap.parse_args()
+    import cv2
+
+    cv2.setNumThreads(2)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.nets.split(","):
+            proto, model, batch = prepare(name, Path(tmp))
+            shape, ours = caffecx_runner(proto, model)
+            theirs = opencv_runner(proto, model)
+            x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+            a, b = ours(x), theirs(x).reshape(ours(x).shape)
+            rel = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+            ms = time_pair({"caffecx": ours, "opencv": theirs}, x, args.runs)
+            row = {"net": name, "batch": batch, "caffecx_ms": ms["caffecx"], "opencv_ms": ms["opencv"],
+                   "ratio": ms["caffecx"] / ms["opencv"], "caffe_ms": CAFFE_MS.get(name), "max_rel_diff": rel}
+            if not args.no_memory:
+                floor = live_floor_bytes(proto, model)
+                row.update(caffecx_peak_mb=peak_rss("caffecx", proto, model, shape) / 2**20,
+                           opencv_peak_mb=peak_rss("opencv", proto, model, shape) / 2**20,
+                           floor_mb=floor / 2**20)
+                row["peak_vs_floor"] = row["caffecx_peak_mb"] / row["floor_mb"]
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+    cols = ["net", "batch", "caffecx_ms", "opencv_ms", "ratio", "caffe_ms", "max_rel_diff"]
+    if not args.no_memory:
+        cols += ["caffecx_peak_mb", "opencv_peak_mb", "floor_mb", "peak_vs_floor"]
+    print(" | ".join(cols))
+    for r in rows:
+        print(" | ".join("-" if r.get(c) is None else (f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]))
+                         for c in cols))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The executor against real Caffe: every blob of every forward in the fixtures, through the CLI and the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from paths import FIXTURES, LENET, files
+
+from caffecx.blobdiff import compare_blob, compare_blobs, read_reference
+from caffecx.cli import main
+from caffecx.errors import CaffecxError, ShapeError
+from caffecx.graph import load_net
+from caffecx.runtime import executor_for
+
+REFERENCES = files(FIXTURES, ".npz")
+
+
+def net_files(npz: Path) -> tuple[Path, Path]:
+    """The prototxt (same stem) and caffemodel (same stem, else the folder's one) of a reference npz."""
+    models = sorted(npz.parent.glob("*.caffemodel"))
+    same = npz.with_suffix(".caffemodel")
+    return npz.with_suffix(".prototxt"), same if same.exists() else models[0]
+
+
+@pytest.mark.parametrize("npz", REFERENCES, ids=[p.stem for p in REFERENCES])
+def test_every_blob_equals_caffe_through_the_cli(npz: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proto, model = net_files(npz)
+    status = main(["run", str(proto), "--weights", str(model), "--compare", str(npz)])
+    out = capsys.readouterr().out
+    blobs, _ = read_reference(npz)
+    assert status == 0, out
+    assert f"{len(blobs)} of {len(blobs)} blobs agree within 0.0001" in out
+
+
+@pytest.mark.parametrize("npz", REFERENCES, ids=[p.stem for p in REFERENCES])
+def test_every_blob_equals_caffe_through_the_api(npz: Path) -> None:
+    proto, model = net_files(npz)
+    reference, inputs = read_reference(npz)
+    net = load_net(proto, weights=model)
+    ours = net.forward(inputs, keep="all")
+    rows = compare_blobs(ours, reference)
+    assert [r.name for r in rows if not r.ok] == []
+    assert set(reference) <= set(ours)
+
+
+def test_lenet_float64_reference_is_closer_to_caffe_than_the_tolerance() -> None:
+    reference, inputs = read_reference(LENET / "lenet_deploy_b4.npz")
+    net = load_net(LENET / "lenet_deploy_b4.prototxt", weights=LENET / "lenet_iter_1000.caffemodel")
+    out64 = net.forward(inputs, dtype=np.float64)
+    out32 = net.forward(inputs)
+    assert out64["prob"].dtype == np.float64 and out32["prob"].dtype == np.float32
+    assert compare_blob("prob", out64["prob"], reference["prob"]).max_rel < 1e-5
+    # the trained LeNet classifies the 4 fixed inputs as Caffe did
+    assert np.array_equal(out32["prob"].argmax(1), reference["prob"].argmax(1))
+
+
+def test_outputs_only_by_default_and_dead_blobs_are_freed() -> None:
+    net = load_net(LENET / "lenet_deploy_b4.prototxt", weights=LENET / "lenet_iter_1000.caffemodel")
+    _, inputs = read_reference(LENET / "lenet_deploy_b4.npz")
+    assert list(net.forward(inputs)) == ["prob"]
+    assert list(net.forward(inputs, keep=["conv1", "prob"])) == ["conv1", "prob"]
+
+
+def test_missing_and_misshapen_inputs_name_the_blob_and_both_shapes() -> None:
+    executor = executor_for(load_net(LENET / "lenet_deploy_b4.prototxt", weights=LENET / "lenet_iter_1000.caffemodel"))
+    with pytest.raises(CaffecxError, match=r"input 'data' \(4, 1, 28, 28\) not given"):
+        executor.forward({})
+    with pytest.raises(ShapeError, match=r"input 'data' has shape \(4, 1, 28, 27\), the net expects \(4, 1, 28, 28\)"):
+        executor.forward({"data": np.zeros((4, 1, 28, 27), np.float32)})
+    with pytest.raises(CaffecxError, match="no input blob 'image'"):
+        executor.forward({"image": np.zeros((4, 1, 28, 28), np.float32)})
+
+
+def test_nan_inputs_propagate_as_in_caffe() -> None:
+    net = load_net(LENET / "lenet_deploy_b4.prototxt", weights=LENET / "lenet_iter_1000.caffemodel")
+    x = np.zeros((4, 1, 28, 28), np.float32)
+    x[1, 0, 10, 10] = np.nan
+    prob = net.forward(data=x)["prob"]
+    assert np.isnan(prob[1]).all() and np.isfinite(prob[[0, 2, 3]]).all()
+
+
+def test_cli_errors_exit_2_and_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proto = LENET / "lenet_deploy_b4.prototxt"
+    bad = tmp_path / "x.npy"
+    np.save(bad, np.zeros((4, 1, 20, 20), np.float32))
+    out = tmp_path / "out.npz"
+    assert main(["run", str(proto), "--input", f"data={bad}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "input 'data' has shape (4, 1, 20, 20), the net expects (4, 1, 28, 28)" in err
+    assert not out.exists()
+    assert main(["run", str(proto), "--out", str(out)]) == 2
+    assert "input 'data' (4, 1, 28, 28) not given" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_weights_of_the_wrong_shape_name_the_layer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (LENET / "lenet_deploy_b4.prototxt").read_text().replace("num_output: 500", "num_output: 400")
+    proto = tmp_path / "lenet400.prototxt"
+    proto.write_text(text)
+    assert main(["run", str(proto), "--weights", str(LENET / "lenet_iter_1000.caffemodel")]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'ip1'" in err and "shape mismatch" in err
+
+
+def test_out_writes_blob_keys_and_compare_reads_them_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    npz = LENET / "lenet_deploy_b4.npz"
+    out = tmp_path / "ours.npz"
+    model = LENET / "lenet_iter_1000.caffemodel"
+    proto = LENET / "lenet_deploy_b4.prototxt"
+    assert main(["run", str(proto), "--weights", str(model), "--compare", str(npz), "--blobs", "all",
+                 "--out", str(out)]) == 0
+    with np.load(out) as data:
+        assert sorted(data.files) == sorted(k for k in np.load(npz).files if k.startswith("blob/"))
+    capsys.readouterr()
+    # a reference from another model disagrees: exit 1 and the blobs that differ are listed
+    status = main(["run", str(proto), "--compare", str(npz)])
+    text = capsys.readouterr().out
+    assert status == 1 and "differs" in text and "data" in text
+
+
+def test_top_k_prints_the_best_classes_with_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    npz = LENET / "lenet_deploy_b4.npz"
+    reference, _ = read_reference(npz)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"digit {i}\n" for i in range(10)))
+    assert main(["run", str(LENET / "lenet_deploy_b4.prototxt"), "--weights", str(LENET / "lenet_iter_1000.caffemodel"),
+                 "--compare", str(npz), "--top", "2", "--labels", str(labels)]) == 0
+    out = capsys.readouterr().out
+    best = int(reference["prob"][0].argmax())
+    assert f"prob[0]:\n  1. class {best} " in out and f"digit {best}" in out
