@@ -23,6 +23,7 @@ class Input(Layer):
     """Caffe's ``Input`` (what ``input:``/``input_dim:`` nets are upgraded to)."""
 
     is_source = True
+    needs_feed = True
     #: 2014's Caffe had net inputs, not an Input layer: its logs show no such layer.
     logged_by_2014 = False
     num_bottoms = (0, 0)
