@@ -3,16 +3,35 @@
 Caffe rule: the data top is (batch_size, C, H, W) of the first record after the transformer's crop;
 a second top is the label, (batch_size,) — SSD's AnnotatedData gives (1, 1, 1, 8) for boxes.
 LevelDB sources are not read (no LevelDB binding is a dependency): pass ``--input-shape``.
+
+Forward: the first batch a fresh Caffe net reads — the first N records in key order (Data), the first
+N lines of the list (ImageData), the first N rows (HDF5Data), wrapping to the start as Caffe's cursor
+does — through the DataTransformer (`Transformer`: crop, mirror, ``(x - mean) * scale``); labels as
+floats. N is the planned batch (``--batch`` changes it). A top fed by the caller (``RunContext.inputs``)
+replaces what the layer would read.
 """
 
 from __future__ import annotations
 
-from caffecx.layers.base import Context, Layer, Shape, register
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 from caffecx.layers.datasource import (
+    Transformer,
     datum_chw,
+    decode_image,
+    find,
     first_lmdb_value,
     hinted,
+    image_list,
     image_size,
+    lmdb_values,
+    read_file,
+    regular_file,
+    resize_linear,
     resolve,
     shape_hint,
     transformed,
@@ -27,9 +46,31 @@ def _with_label(layer: Layer, data: Shape, label: Shape | None = None) -> list[S
     return tops
 
 
+def fed(layer: Layer, run: RunContext) -> list[np.ndarray] | None:
+    """The caller's arrays for every top of a source layer (checked against the planned shapes), or
+    None when some top is not fed (the layer then reads its source)."""
+    tops = list(layer.lp.top)
+    if not tops or any(t not in run.inputs for t in tops):
+        return None
+    return [checked(layer, t, run.inputs[t], want, run) for t, want in zip(tops, layer.top_shapes, strict=True)]
+
+
+def checked(layer: Layer, top: str, value: Any, want: Shape, run: RunContext) -> np.ndarray:
+    """`value` as the run's dtype, after checking its shape is the planned top shape."""
+    array = np.asarray(value)
+    if tuple(array.shape) != tuple(want):
+        raise layer.fail(f"top '{top}' is {_dims(array.shape)} but the layer's top is {_dims(want)}")
+    return array.astype(run.dtype, copy=False)
+
+
+def _dims(shape: Any) -> str:
+    return "(" + ", ".join(str(int(d)) for d in shape) + ")"
+
+
 class _Source(Layer):
     """A data layer: shapes from a hint on its first top when given (``--input-shape``, a log's
-    shapes), else from its source (`from_source`)."""
+    shapes), else from its source (`from_source`). Its forward reads ``read(n, run)``: n (C, H, W)
+    records and their labels, transformed by the layer's DataTransformer."""
 
     is_source = True
     num_bottoms = (0, 0)
@@ -40,6 +81,26 @@ class _Source(Layer):
 
     def from_source(self, ctx: Context) -> list[Shape]:
         raise NotImplementedError
+
+    def read(self, n: int, run: RunContext) -> tuple[list[np.ndarray], list[float]]:
+        raise self.fail(f"layer type '{self.lp.type}' has no forward pass in caffecx")
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        given = fed(self, run)
+        if given is not None:
+            return given
+        n = self.top_shapes[0][0]
+        items, labels = self.read(n, run)
+        transform = Transformer(self, self.lp.transform_param, run.phase, run.base_dirs)
+        tops = [transform(items, run.rng, run.dtype)]
+        if len(self.lp.top) > 1:
+            tops.append(np.asarray(labels, dtype=run.dtype))
+        out = []
+        for name, array, want in zip(self.lp.top, tops, self.top_shapes, strict=True):
+            if name in run.inputs:
+                array = run.inputs[name]
+            out.append(checked(self, name, array, want, run))
+        return out
 
 
 class _DatumSource(_Source):
@@ -67,6 +128,41 @@ class _DatumSource(_Source):
         c, h, w = transformed(self, *datum_chw(self, datum), self.lp.transform_param)
         return (int(self.lp.data_param.batch_size), c, h, w)
 
+    def read(self, n: int, run: RunContext, annotated: bool = False) -> tuple[list[np.ndarray], list[float]]:
+        """The first n Datum records of the LMDB (key order, wrapping), as (C, H, W) arrays, and labels."""
+        p = self.lp.data_param
+        path = find(self, run.base_dirs, p.source, "data source")
+        if p.backend == caffe_pb2.DataParameter.LEVELDB and not (path / "data.mdb").exists():
+            raise self.fail(f"'{p.source}' is a LevelDB: not readable here; feed the layer's tops instead")
+        items, labels = [], []
+        for k, raw in enumerate(lmdb_values(self, path, n)):
+            msg = caffe_pb2.AnnotatedDatum() if annotated else caffe_pb2.Datum()
+            try:
+                msg.ParseFromString(raw)
+            except Exception:  # noqa: BLE001 - protobuf DecodeError
+                raise self.fail(f"record {k} of '{p.source}' is not a Datum") from None
+            datum = msg.datum if annotated else msg
+            items.append(self.datum_array(datum, k))
+            labels.append(float(datum.label))
+        return items, labels
+
+    def datum_array(self, datum: Any, k: int) -> np.ndarray:
+        """One Datum as (C, H, W): an encoded image decoded (force_color / force_gray, else as stored),
+        raw uint8 ``data``, or ``float_data``."""
+        tp = self.lp.transform_param
+        if datum.encoded:
+            self.check(not (tp.force_color and tp.force_gray), "cannot set both force_color and force_gray")
+            mode = "color" if tp.force_color else "gray" if tp.force_gray else "native"
+            return decode_image(self, bytes(datum.data), mode, f"the image in record {k}").transpose(2, 0, 1)
+        c, h, w = int(datum.channels), int(datum.height), int(datum.width)
+        self.check(c > 0, f"record {k}: the Datum has {c} channels")
+        if len(datum.data):
+            raw = np.frombuffer(datum.data, dtype=np.uint8)
+        else:
+            raw = np.asarray(datum.float_data, dtype=np.float32)
+        self.check(raw.size == c * h * w, f"record {k}: the Datum holds {raw.size} values for {c}x{h}x{w}")
+        return raw.reshape(c, h, w)
+
 
 @register("Data")
 class Data(_DatumSource):
@@ -83,6 +179,14 @@ class AnnotatedData(_DatumSource):
     def from_source(self, ctx: Context) -> list[Shape]:
         return _with_label(self, self.data_shape(ctx, annotated=True), (1, 1, 1, 8))
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """Only fed tops: SSD's box labels, batch samplers and resize_param are not reproduced."""
+        given = fed(self, run)
+        if given is None:
+            raise self.fail("AnnotatedData is not read by caffecx (SSD's samplers and box labels are not "
+                            f"reproduced); feed its tops: {', '.join(self.lp.top)}")
+        return given
+
 
 @register("ImageData")
 class ImageData(_Source):
@@ -91,16 +195,18 @@ class ImageData(_Source):
 
     def from_source(self, ctx: Context) -> list[Shape]:
         p = self.lp.image_data_param
+        self.check((p.new_height == 0 and p.new_width == 0) or (p.new_height > 0 and p.new_width > 0),
+                   "Current implementation requires new_height and new_width to be set at the same time.")
         listing = resolve(self, ctx, p.source)
-        lines = [ln.strip() for ln in listing.read_text(errors="replace").splitlines() if ln.strip()]
+        lines = image_list(listing.read_text(errors="replace"))
         self.check(bool(lines), f"File is empty: {p.source}")
-        first = lines[0].rsplit(None, 1)[0] if len(lines[0].split()) > 1 else lines[0]
+        first = lines[0][0]
         channels = 3 if p.is_color else 1
         if p.new_height > 0 and p.new_width > 0:
             h, w = int(p.new_height), int(p.new_width)
         else:
             img = ctx.resolve(p.root_folder + first) or (listing.parent / (p.root_folder + first))
-            if not img.exists():
+            if not img.is_file():
                 raise self.fail(f"could not open the first image '{p.root_folder + first}'; "
                                 f"pass {shape_hint(self)}")
             size = image_size(img.read_bytes()[:65536])
@@ -109,6 +215,35 @@ class ImageData(_Source):
             h, w = size[1], size[2]
         c, h, w = transformed(self, channels, h, w, self.lp.transform_param)
         return _with_label(self, (int(p.batch_size), c, h, w))
+
+    def read(self, n: int, run: RunContext) -> tuple[list[np.ndarray], list[float]]:
+        """The first n lines of the list (after Caffe's shuffle / rand_skip, drawn with the run's
+        generator), each image read as cv::imread does (BGR or gray) and resized with INTER_LINEAR to
+        new_height x new_width when given."""
+        p = self.lp.image_data_param
+        listing = find(self, run.base_dirs, p.source, "image list")
+        lines = image_list(read_file(self, listing, "image list").decode("utf-8", errors="replace"))
+        self.check(bool(lines), f"File is empty: {p.source}")
+        if p.shuffle:
+            lines = [lines[i] for i in run.rng.permutation(len(lines))]
+        start = int(run.rng.integers(p.rand_skip)) if p.rand_skip else 0
+        self.check(start < len(lines), "Not enough points to skip")
+        items, labels = [], []
+        for k in range(n):
+            name, label = lines[(start + k) % len(lines)]
+            items.append(self._image(p, name, listing.parent, run.base_dirs))
+            labels.append(float(label))
+        return items, labels
+
+    def _image(self, p: Any, name: str, list_dir: Path, base_dirs: list[Path]) -> np.ndarray:
+        source = p.root_folder + name
+        path = Context(base_dirs=list(base_dirs)).resolve(source) if source else None
+        path = path or (list_dir / source)
+        image = decode_image(self, read_file(self, path, "image"), "color" if p.is_color else "gray",
+                             f"image '{source}'")
+        if p.new_height > 0 and p.new_width > 0:
+            image = resize_linear(image, int(p.new_height), int(p.new_width))
+        return image.transpose(2, 0, 1)
 
 
 @register("HDF5Data")
@@ -121,17 +256,15 @@ class HDF5Data(Layer):
     num_tops = (1, None)
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
+        self.check(not self.lp.HasField("transform_param"), "HDF5Data does not transform data.")
         hint = hinted(self, ctx)
         if hint and all(t in ctx.input_shapes for t in self.lp.top):
             return [tuple(ctx.input_shapes[t]) for t in self.lp.top]
         p = self.lp.hdf5_data_param
         listing = resolve(self, ctx, p.source)
-        names = [ln.strip() for ln in listing.read_text(errors="replace").splitlines() if ln.strip()]
-        self.check(bool(names), f"File is empty: {p.source}")
-        try:
-            import h5py
-        except ImportError:
-            raise self.fail(f"reading HDF5 needs h5py (pip install h5py), or pass {shape_hint(self)}") from None
+        names = listing.read_text(errors="replace").split()
+        self.check(bool(names), f"Must have at least 1 HDF5 filename listed in {p.source}")
+        h5py = self._h5py()
         h5 = ctx.resolve(names[0]) or (listing.parent / names[0])
         if not h5.exists():
             raise self.fail(f"HDF5 file '{names[0]}' not found; pass {shape_hint(self)}")
@@ -140,6 +273,60 @@ class HDF5Data(Layer):
             for top in self.lp.top:
                 self.check(top in f, f"HDF5 file '{h5.name}' has no dataset '{top}'")
                 out.append((int(p.batch_size), *(int(d) for d in f[top].shape[1:])))
+        return out
+
+    def _h5py(self) -> Any:
+        try:
+            import h5py
+        except ImportError:
+            raise self.fail(f"reading HDF5 needs h5py (pip install h5py), or pass {shape_hint(self)}") from None
+        return h5py
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """The first N rows of each top's dataset: the files of the list in order, rows wrapping to the
+        next file (to the first when one file), as Caffe's Next() walks them; shuffle permutes with the
+        run's generator."""
+        given = fed(self, run)
+        if given is not None:
+            return given
+        p = self.lp.hdf5_data_param
+        listing = find(self, run.base_dirs, p.source, "HDF5 file list")
+        names = read_file(self, listing, "HDF5 file list").decode("utf-8", errors="replace").split()
+        self.check(bool(names), f"Must have at least 1 HDF5 filename listed in {p.source}")
+        if p.shuffle:
+            names = [names[i] for i in run.rng.permutation(len(names))]
+        n = self.top_shapes[0][0]
+        parts: list[list[np.ndarray]] = [[] for _ in self.lp.top]
+        got, index = 0, 0
+        while got < n:
+            rows = self._load(names[index % len(names)], listing.parent, run, None if p.shuffle else n - got)
+            take = min(n - got, rows[0].shape[0])
+            order = run.rng.permutation(rows[0].shape[0])[:take] if p.shuffle else slice(0, take)
+            for part, data in zip(parts, rows, strict=True):
+                part.append(data[order])
+            got, index = got + take, index + 1
+        return [checked(self, t, np.concatenate(part), want, run)
+                for t, part, want in zip(self.lp.top, parts, self.top_shapes, strict=True)]
+
+    def _load(self, name: str, list_dir: Path, run: RunContext, limit: int | None) -> list[np.ndarray]:
+        """Every top's dataset of one HDF5 file (its first `limit` rows when given), as the run's float
+        type (Caffe CHECKs equal row counts)."""
+        h5py = self._h5py()
+        path = Context(base_dirs=list(run.base_dirs)).resolve(name) or (list_dir / name)
+        regular_file(self, path, "HDF5 file")
+        out, rows = [], set()
+        try:
+            with h5py.File(path, "r") as f:
+                for top in self.lp.top:
+                    item = f.get(top)
+                    self.check(isinstance(item, h5py.Dataset), f"HDF5 file '{path.name}' has no dataset '{top}'")
+                    self.check(item.ndim >= 1, f"dataset '{top}' of '{path.name}' must have at least 1 axis")
+                    rows.add(item.shape[0])
+                    out.append(np.asarray(item[:limit] if limit else item[()], dtype=run.dtype))
+        except (OSError, TypeError, ValueError) as err:
+            raise self.fail(f"cannot read HDF5 file '{path.name}': {type(err).__name__}") from None
+        self.check(len(rows) == 1, f"the datasets of '{path.name}' have different row counts {sorted(rows)}")
+        self.check(out[0].shape[0] > 0, f"the datasets of '{path.name}' are empty")
         return out
 
 
@@ -151,6 +338,9 @@ class MemoryData(_Source):
         p = self.lp.memory_data_param
         return _with_label(self, (int(p.batch_size), int(p.channels), int(p.height), int(p.width)))
 
+    def read(self, n: int, run: RunContext) -> tuple[list[np.ndarray], list[float]]:
+        raise self.fail(f"MemoryData takes its arrays from the caller: feed {', '.join(self.lp.top)}")
+
 
 @register("WindowData")
 class WindowData(_Source):
@@ -160,3 +350,7 @@ class WindowData(_Source):
         crop = int(self.lp.transform_param.crop_size)
         self.check(crop > 0, "WindowData needs transform_param.crop_size > 0")
         return _with_label(self, (int(self.lp.window_data_param.batch_size), 3, crop, crop))
+
+    def read(self, n: int, run: RunContext) -> tuple[list[np.ndarray], list[float]]:
+        raise self.fail("WindowData's random windows are not reproduced by caffecx; feed "
+                        f"{', '.join(self.lp.top)}")
