@@ -79,7 +79,9 @@ def image_size(data: bytes) -> tuple[int, int, int] | None:
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 26:
         width, height = struct.unpack(">II", data[16:24])
         color_type = data[25]
-        channels = {0: 1, 2: 3, 3: 3, 4: 1, 6: 3}.get(color_type, 3)
+        channels = {0: 1, 2: 3, 3: 3, 4: 4, 6: 4}.get(color_type, 3)
+        if color_type in (2, 3) and _png_has_trns(data):
+            channels = 4  # IMREAD_UNCHANGED keeps a tRNS transparency as alpha
         return channels, height, width
     if data[:2] == b"BM" and len(data) >= 26:
         width, height = struct.unpack("<ii", data[18:26])
@@ -97,9 +99,23 @@ def image_size(data: bytes) -> tuple[int, int, int] | None:
             (length,) = struct.unpack(">H", data[i + 2:i + 4])
             if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
                 height, width = struct.unpack(">HH", data[i + 5:i + 9])
-                return data[i + 9], height, width
+                return (1 if data[i + 9] == 1 else 3), height, width  # CMYK/YCCK decode to BGR
             i += 2 + length
     return None
+
+
+def _png_has_trns(data: bytes) -> bool:
+    """Whether a tRNS chunk comes before the first IDAT of a PNG (within the bytes given)."""
+    i = 8
+    while i + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[i:i + 4])
+        kind = data[i + 4:i + 8]
+        if kind == b"tRNS":
+            return True
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        i += 12 + length
+    return False
 
 
 def first_lmdb_value(path: Path) -> bytes | None:
