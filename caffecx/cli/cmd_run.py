@@ -107,7 +107,8 @@ def _read_input(executor: Executor, name: str, path: str) -> np.ndarray:
         from caffecx.layers.datasource import load_image_input
 
         planned = next(p for p in executor.plan.layers if name in p.node.tops)
-        return load_image_input(planned.impl, path, executor.inputs[name], executor.dtype)
+        return load_image_input(planned.impl, path, executor.inputs[name], executor.dtype,
+                                base_dirs=executor.plan.context.base_dirs)
     try:
         return np.load(file, allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
