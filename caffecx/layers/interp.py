@@ -11,6 +11,11 @@ Fork rule (hszhao/PSPNet InterpLayer::Reshape), with ``in_eff = in + pad_beg + p
 Factors must be >= 1 and every size > 0. The same size for (H, W). DeepLab-v2's original additionally
 requires exactly one of the three forms; PSPNet's accepts the combination (4).
 
+Forward (``caffe_cpu_interp2``): the input is cropped to ``[-pad_beg, -pad_beg + in_eff)`` on both axes;
+equal sizes copy the crop; otherwise, per axis, ``r = float(in_eff - 1) / (out - 1)`` (0 when out = 1), the
+source ``r * i`` in float, its integer part ``i0`` and next index ``i0 + 1`` (``i0`` at the last row), the
+weights ``l1 = r*i - i0``, ``l0 = 1 - l1``; ``top = h0 * (w0*a + w1*b) + h1 * (w0*c + w1*d)``.
+
 Counts: no MACs; 9 FLOPs per output element (6 multiplies, 3 adds of the 4-tap blend
 ``h0*(w0*a + w1*b) + h1*(w0*c + w1*d)``).
 Receptive field: approximated per axis from the align-corners ratio r = (in_eff-1)/(out-1): r >= 1 is a
@@ -22,7 +27,9 @@ from __future__ import annotations
 
 import math
 
-from caffecx.layers.base import Context, Counts, Layer, Shape, Window, register
+import numpy as np
+
+from caffecx.layers.base import Context, Counts, Layer, RunContext, Shape, Window, register
 from caffecx.layers.spatial import c_div, has, require_4d
 
 
@@ -68,8 +75,22 @@ class Interp(Layer):
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
         bottom = tuple(bottom_shapes[0])
-        _, out = self.sizes(bottom)
+        self.eff, out = self.sizes(bottom)
+        self.crop = -int(self.lp.interp_param.pad_beg)
         return [(bottom[0], bottom[1], *out)]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        o = self.crop
+        (h1, w1), (h2, w2) = self.eff, self.top_shapes[0][2:]
+        x = np.asarray(bottoms[0], dtype=run.dtype)[:, :, o:o + h1, o:o + w1]
+        if (h1, w1) == (h2, w2):
+            return [np.ascontiguousarray(x)]
+        i0, i1, l0, l1 = _taps(h1, h2, run.dtype)
+        j0, j1, m0, m1 = _taps(w1, w2, run.dtype)
+        top_rows, bottom_rows = x[:, :, i0, :], x[:, :, i1, :]
+        upper = m0 * top_rows[..., j0] + m1 * top_rows[..., j1]
+        lower = m0 * bottom_rows[..., j0] + m1 * bottom_rows[..., j1]
+        return [l0[:, None] * upper + l1[:, None] * lower]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         return Counts(0, 9 * math.prod(top_shapes[0]))
@@ -86,3 +107,13 @@ class Interp(Layer):
         stride = tuple(int(v) if v.is_integer() else v for v in inv)
         kernel = tuple(s + 1 for s in stride)
         return Window(kernel, stride, (0, 0), (1, 1), transposed=True)  # type: ignore[arg-type]
+
+
+def _taps(size_in: int, size_out: int, dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices (i0, i0 + step) and weights (l0, l1) of one axis, with Caffe's float arithmetic."""
+    ratio = np.float32(size_in - 1) / np.float32(size_out - 1) if size_out > 1 else np.float32(0)
+    pos = ratio * np.arange(size_out, dtype=np.float32)
+    i0 = pos.astype(np.int64)
+    i1 = i0 + (i0 < size_in - 1)
+    l1 = (pos - i0.astype(np.float32)).astype(dtype)
+    return i0, i1, (np.asarray(1, dtype=dtype) - l1), l1

@@ -7,12 +7,45 @@ Fork rule (ROIPoolingLayer): bottom[0] is the feature map ``(N, C, H, W)``, bott
 Counts: the work depends on the ROI boxes, known only at run time, so FLOPs are an upper bound: every ROI
 covering the whole map, one comparison per input element per ROI: R*C*H*W. Receptive field: global
 (an ROI may span the whole map).
+
+Forward (``ROIPoolingLayer::Forward_cpu``): an ROI's corners are ``round(coord * spatial_scale)`` (C's
+round: halves away from zero) and its batch index is truncated to int; its size is ``max(end - start + 1,
+1)``; bin ``ph`` spans rows ``[floor(ph * bin_h), ceil((ph + 1) * bin_h))`` offset by the start and clamped
+to the map (``bin_h = roi_h / pooled_h`` in the run's float type), likewise for columns. A bin's value is
+its maximum (NaN ignored, never below ``-FLT_MAX``); an empty bin gives 0.
 """
 
 from __future__ import annotations
 
-from caffecx.layers.base import GLOBAL, Context, Counts, Layer, Shape, Window, register
+import numpy as np
+
+from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
 from caffecx.layers.spatial import require_4d
+
+_FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def c_round(x: np.ndarray) -> np.ndarray:
+    """C's ``round``: halves away from zero (NumPy's ``round`` goes to even)."""
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def bin_bounds(start: int, size: int, pooled: int, limit: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Clamped ``[start, end)`` of each bin along one axis, as the fork computes them."""
+    step = np.asarray(size, dtype=dtype) / np.asarray(pooled, dtype=dtype)
+    ks = np.arange(pooled + 1, dtype=dtype)
+    lo = np.floor(ks[:-1] * step).astype(np.int64) + start
+    hi = np.ceil(ks[1:] * step).astype(np.int64) + start
+    return np.clip(lo, 0, limit), np.clip(hi, 0, limit)
+
+
+def segment_max(a: np.ndarray, lo: np.ndarray, hi: np.ndarray, axis: int) -> np.ndarray:
+    """Max of ``a[lo[i]:hi[i]]`` along `axis` for every i (``a`` has one spare slot at the end; empty
+    segments give junk the caller masks)."""
+    idx = np.empty(2 * len(lo), dtype=np.int64)
+    idx[0::2], idx[1::2] = lo, hi
+    out = np.fmax.reduceat(a, idx, axis=axis)
+    return np.take(out, np.arange(0, 2 * len(lo), 2), axis=axis)
 
 
 @register("ROIPooling")
@@ -29,7 +62,37 @@ class ROIPooling(Layer):
         data, rois = tuple(bottom_shapes[0]), tuple(bottom_shapes[1])
         require_4d(data, self.check)
         self.check(len(rois) >= 1, "the ROI bottom must have at least one axis (num_rois)")
+        self.check(rois[0] == 0 or np.prod(rois[1:], dtype=np.int64) >= 5,
+                   f"each ROI needs 5 values (batch index, x1, y1, x2, y2); the ROI bottom is {list(rois)}")
+        self.pooled, self.spatial_scale = (ph, pw), p.spatial_scale
         return [(rois[0], data[1], ph, pw)]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """Max over each ROI's bins (a loop over ROIs; the bins of one ROI are two segmented reductions)."""
+        dt = np.dtype(run.dtype).type
+        x = np.asarray(bottoms[0], dtype=dt)
+        n, c, h, w = x.shape
+        ph, pw = self.pooled
+        r = bottoms[1].shape[0]
+        rois = np.asarray(bottoms[1], dtype=dt).reshape(r, -1)[:, :5]
+        batch = rois[:, 0].astype(np.int64)  # static_cast<int>: truncation
+        bad = np.flatnonzero((batch < 0) | (batch >= n))
+        self.check(len(bad) == 0, f"ROI {bad[0] if len(bad) else 0} has batch index out of [0, {n})")
+        corners = c_round(rois[:, 1:] * dt(self.spatial_scale)).astype(np.int64)  # x1, y1, x2, y2
+        padded = np.full((n, c, h + 1, w + 1), -np.inf, dtype=dt)
+        padded[:, :, :h, :w] = x
+        top = np.empty((r, c, ph, pw), dtype=dt)
+        for i in range(r):
+            x1, y1, x2, y2 = corners[i]
+            hs, he = bin_bounds(y1, max(y2 - y1 + 1, 1), ph, h, dt)
+            ws, we = bin_bounds(x1, max(x2 - x1 + 1, 1), pw, w, dt)
+            r0, r1, c0, c1 = hs.min(), he.max(), ws.min(), we.max()
+            region = padded[batch[i], :, r0:r1 + 1, c0:c1 + 1]
+            rows = segment_max(region, hs - r0, he - r0, axis=1)
+            bins = segment_max(rows, ws - c0, we - c0, axis=2)
+            empty = (he <= hs)[:, None] | (we <= ws)[None, :]
+            top[i] = np.where(empty, dt(0), np.fmax(bins, dt(-_FLT_MAX)))
+        return [top]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         data, rois = bottom_shapes[0], bottom_shapes[1]

@@ -4,12 +4,17 @@ Caffe rule (ShuffleChannelLayer): ``group`` > 0; the top is reshaped with the le
 ``(num, channels, height, width)`` — so a 2-axis bottom ``(N, C)`` gives a ``(N, C, 1, 1)`` top.
 The forward pass requires channels divisible by ``group`` ("Wrong group size."); caffecx checks that at
 set-up. Data movement only: 0 FLOPs.
+
+Forward: output channel ``j * group + i`` is input channel ``i * (C / group) + j`` — a reshape to
+``(N, group, C / group, rest)``, a swap of the two group axes, and a reshape back.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from caffecx.layers._common import check_blob_counts, legacy_dim
-from caffecx.layers.base import Context, Layer, Shape, register
+from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
 @register("ShuffleChannel")
@@ -23,4 +28,10 @@ class ShuffleChannel(Layer):
         bottom = tuple(bottom_shapes[0])
         top = tuple(legacy_dim(self, bottom, i) for i in range(4))
         self.check(top[1] % group == 0, f"Wrong group size. ({top[1]} channels in {group} groups)")
+        self.group = group
         return [top]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        n, c = self.top_shapes[0][:2]
+        x = np.asarray(bottoms[0], dtype=run.dtype).reshape(n, self.group, c // self.group, -1)
+        return [np.ascontiguousarray(x.transpose(0, 2, 1, 3)).reshape(self.top_shapes[0])]

@@ -11,13 +11,21 @@
 Fields the installed schema lacks read as unset. No stored blobs; counts: none (scatter/copy).
 Receptive field: each output reads one input (a transposed window with kernel 1, stride = scale).
 The shared corpus uses neither family; both are implemented from the forks' sources.
+
+Forward: SegNet's (``UpsampleLayer::Forward_cpu``) zero-fills the top and, per (sample, channel) plane,
+writes each input value at the flat output index its mask holds (``int(mask)``, truncated; a later input
+wins on a repeated index; an index outside the output plane is Caffe's fatal "upsample top index ... out
+of range" — caffecx also refuses negative ones, which Caffe would write out of bounds). YOLO's copies
+each input to its ``scale x scale`` block (nearest neighbour).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from caffecx.layers.base import Context, Layer, Shape, Window, register
+import numpy as np
+
+from caffecx.layers.base import Context, Layer, RunContext, Shape, Window, register
 from caffecx.layers.spatial import has, require_4d
 
 
@@ -76,7 +84,31 @@ class Upsample(Layer):
         self.check(len(data) >= 2, "Upsample needs at least 2 axes")
         scale = _get(self.lp.upsample_param, "scale", 1)
         self.check(scale > 0, f"scale must be positive (got {scale})")
+        self.scale = scale
         return [(*data[:-2], data[-2] * scale, data[-1] * scale)]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = np.asarray(bottoms[0], dtype=run.dtype)
+        if len(bottoms) == 1:
+            s = self.scale
+            block = np.broadcast_to(x[..., :, None, :, None], (*x.shape[:-1], s, x.shape[-1], s))
+            return [block.reshape(self.top_shapes[0])]
+        return [self._unpool(x, np.asarray(bottoms[1]), run)]
+
+    def _unpool(self, x: np.ndarray, mask: np.ndarray, run: RunContext) -> np.ndarray:
+        """SegNet's scatter of each value to the output position its mask names."""
+        n, c, oh, ow = self.top_shapes[0]
+        plane = oh * ow
+        idx = np.trunc(mask).astype(np.int64).reshape(n * c, -1)
+        out_of_range = (idx >= plane) | (idx < 0)
+        if out_of_range.any():
+            bad = int(idx[out_of_range][0])
+            raise self.fail(f"upsample top index {bad} out of range - check scale settings match input "
+                            "pooling layer's downsample setup")
+        flat = (idx + (np.arange(n * c, dtype=np.int64) * plane)[:, None]).reshape(-1)
+        top = np.zeros(n * c * plane, dtype=run.dtype)
+        top[flat] = x.reshape(-1)  # NumPy assigns repeated indices in order: the last value stays
+        return top.reshape(n, c, oh, ow)
 
     def window(self, bottom_shapes: list[Shape]) -> Window | None:
         data = tuple(bottom_shapes[0])

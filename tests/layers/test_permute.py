@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from layerkit import tops
+import numpy as np
+from layerkit import run, tops
 
 from caffecx.errors import ShapeError
 
@@ -25,3 +26,15 @@ def test_bad_orders() -> None:
         permute([0, 4], (2, 3, 4, 5))
     with pytest.raises(ShapeError, match="duplicate orders"):
         permute([1, 1], (2, 3, 4, 5))
+
+
+def test_forward_transposes_and_identity_shares() -> None:
+    x = np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5)
+    (y,) = run('name: "p" type: "Permute" bottom: "x" top: "y" permute_param { order: 0 order: 2 order: 3 order: 1 }', x)
+    np.testing.assert_array_equal(y, x.transpose(0, 2, 3, 1))
+    assert y.flags.c_contiguous
+    assert y[1, 2, 3, 0] == x[1, 0, 2, 3]
+    (y,) = run('name: "p" type: "Permute" bottom: "x" top: "y" permute_param { order: 1 }', x)
+    np.testing.assert_array_equal(y, x.transpose(1, 0, 2, 3))
+    (y,) = run('name: "p" type: "Permute" bottom: "x" top: "y" permute_param { order: 0 order: 1 }', x)
+    np.testing.assert_array_equal(y, x)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from layerkit import make, tops
+import numpy as np
+from layerkit import make, run, tops
 from paths import CORPUS
 
 from caffecx.errors import ShapeError
@@ -68,3 +69,59 @@ def test_mobilenet_ssd_total_is_1917_priors() -> None:
 def test_checks(params: str, message: str) -> None:
     with pytest.raises(ShapeError, match=message):
         tops(prior(params), (1, 512, 19, 19), DATA)
+
+
+# -- forward -------------------------------------------------------------------------------------------
+
+def prior_reference(fh: int, fw: int, img_h: int, img_w: int, mins: list[float], maxs: list[float],
+                    ratios: list[float], step: tuple[float, float] | None = None, offset: float = 0.5,
+                    clip: bool = False) -> np.ndarray:
+    """Boxes per the SSD formulas, position by position (min box, sqrt(min*max) box, other ratios)."""
+    sh, sw = step or (img_h / fh, img_w / fw)
+    out = []
+    for h in range(fh):
+        for w in range(fw):
+            cx, cy = (w + offset) * sw, (h + offset) * sh
+            for s, lo in enumerate(mins):
+                lo = int(lo)  # the SSD fork keeps min/max sizes in an int
+                sizes = [(lo, lo)]
+                if maxs:
+                    side = np.sqrt(lo * int(maxs[s]))
+                    sizes.append((side, side))
+                sizes += [(lo * np.sqrt(ar), lo / np.sqrt(ar)) for ar in ratios if ar != 1]
+                for bw, bh in sizes:
+                    out += [(cx - bw / 2) / img_w, (cy - bh / 2) / img_h, (cx + bw / 2) / img_w, (cy + bh / 2) / img_h]
+    boxes = np.array(out)
+    return np.clip(boxes, 0, 1) if clip else boxes
+
+
+def test_forward_2x2_map_min_max_and_flipped_ratio() -> None:
+    params = "min_size: 60 max_size: 120 aspect_ratio: 2 flip: true variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2"
+    f, img = np.zeros((1, 8, 2, 2), np.float32), np.zeros((1, 3, 300, 300), np.float32)
+    (y,) = run(prior(params), f, img)
+    assert y.shape == (1, 2, 2 * 2 * 4 * 4)
+    want = prior_reference(2, 2, 300, 300, [60], [120], [1, 2, 0.5])
+    np.testing.assert_allclose(y[0, 0], want, rtol=0, atol=1e-7)
+    # position (0, 0), centre (75, 75): the min box, then the sqrt(60*120) box, then ratio 2 and 1/2
+    s = np.sqrt(7200) / 2
+    w2, h2 = 60 * np.sqrt(2) / 2, 60 / np.sqrt(2) / 2
+    np.testing.assert_allclose(y[0, 0, :16], np.array([
+        45, 45, 105, 105, 75 - s, 75 - s, 75 + s, 75 + s,
+        75 - w2, 75 - h2, 75 + w2, 75 + h2, 75 - h2, 75 - w2, 75 + h2, 75 + w2]) / 300, atol=1e-7)
+    np.testing.assert_array_equal(y[0, 1].reshape(-1, 4), np.tile(np.float32([0.1, 0.1, 0.2, 0.2]), (16, 1)))
+
+
+def test_forward_clip_steps_offset_and_truncated_sizes() -> None:
+    params = ("min_size: 30.7 aspect_ratio: 3 flip: false clip: true img_h: 100 img_w: 200 step_h: 40 step_w: 50 "
+              "offset: 0.25 variance: 0.3")
+    (y,) = run(prior(params), np.zeros((1, 1, 3, 2)), np.zeros((1, 3, 7, 9)), dtype=np.float64)
+    want = prior_reference(3, 2, 100, 200, [30.7], [], [1, 3], step=(40, 50), offset=0.25, clip=True)
+    np.testing.assert_allclose(y[0, 0], want, rtol=0, atol=1e-7)  # box sizes are floats even in double Caffe
+    assert want.min() == 0  # the first box sticks out and is clipped
+    np.testing.assert_array_equal(y[0, 1], np.float64(np.float32(0.3)))  # one variance for all four
+
+
+def test_forward_default_variance_and_image_from_bottom() -> None:
+    (y,) = run(prior("min_size: 10"), np.zeros((1, 1, 1, 2)), np.zeros((1, 3, 20, 40)))
+    np.testing.assert_allclose(y[0, 0], [5 / 40, 5 / 20, 15 / 40, 15 / 20, 25 / 40, 5 / 20, 35 / 40, 15 / 20])
+    np.testing.assert_array_equal(y[0, 1], np.float32(0.1))
