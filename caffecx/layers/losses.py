@@ -159,7 +159,7 @@ class ClassLoss(Loss):
         """Top[0] = loss / normalizer, and top[1] = the probabilities when asked for."""
         outer, inner = valid.shape
         norm = normalizer(self.mode, outer, inner, int(valid.sum()))
-        tops = [self.scalar(np.float64(run.dtype(loss)) / norm, run)]
+        tops = [self.scalar(np.float64(np.dtype(run.dtype).type(loss)) / norm, run)]
         if len(self.top_shapes) > 1:
             tops.append(np.asarray(prob, dtype=run.dtype))
         return tops
@@ -235,7 +235,7 @@ class InfogainLoss(ClassLoss):
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         prob, labels, valid, full = self.positions(bottoms)
         h = self.matrix(bottoms, prob.shape[1]).astype(run.dtype)
-        log_p = np.log(np.maximum(prob, run.dtype(LOG_THRESHOLD)).astype(np.float64))
+        log_p = np.log(np.maximum(prob, np.dtype(run.dtype).type(LOG_THRESHOLD)).astype(np.float64))
         rows = h[labels[valid]].astype(np.float64)               # (valid, C)
         loss = -np.einsum("vc,vc->", rows, log_p.transpose(0, 2, 1)[valid], optimize=True)
         return self.finish(loss, valid, full, run)
@@ -293,7 +293,7 @@ class SigmoidCrossEntropyLoss(Loss):
         loss = -terms[valid].sum()
         outer = bottoms[0].shape[0]
         norm = normalizer(self.mode, outer, count(bottoms[0].shape, 1), int(valid.sum()))
-        return [self.scalar(np.float64(run.dtype(loss)) / norm, run)]
+        return [self.scalar(np.float64(np.dtype(run.dtype).type(loss)) / norm, run)]
 
 
 def _per_sample_labels(layer: Layer, label: np.ndarray, num: int, dim: int) -> np.ndarray:
@@ -341,7 +341,7 @@ class MultinomialLogisticLoss(Loss):
         num = bottoms[0].shape[0]
         prob = bottoms[0].reshape(num, -1)
         labels = _per_sample_labels(self, bottoms[1], num, prob.shape[1])
-        picked = np.maximum(prob[np.arange(num), labels], run.dtype(LOG_THRESHOLD)).astype(np.float64)
+        picked = np.maximum(prob[np.arange(num), labels], np.dtype(run.dtype).type(LOG_THRESHOLD)).astype(np.float64)
         return [self.scalar(-np.log(picked).sum() / num, run)]
 
 
@@ -371,7 +371,7 @@ class ContrastiveLoss(Loss):
         dist_sq = np.einsum("nc,nc->n", diff, diff).astype(np.float64)
         similar = int_labels(bottoms[2].reshape(-1)[:num]) != 0
         p = self.lp.contrastive_loss_param
-        margin = float(run.dtype(p.margin))
+        margin = float(np.dtype(run.dtype).type(p.margin))
         if p.legacy_version:
             apart = np.maximum(margin - dist_sq, 0.0)
         else:
@@ -408,7 +408,7 @@ class SmoothL1Loss(Loss):
         return super().forward_refusal()
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
-        dt = run.dtype
+        dt = np.dtype(run.dtype).type
         diff = bottoms[0].reshape(-1) - bottoms[1].reshape(-1)
         if len(bottoms) == 4:
             diff = bottoms[2].reshape(-1) * diff

@@ -16,12 +16,31 @@ Counts (whole batch): MACs of those products over all T steps (the static one on
 FLOPs = 2*MACs + bias adds + the sums of the gate inputs + the cont mask (1 mul per hidden unit and
 step) + the nonlinearities: RNN 2 tanh (5 each) per hidden unit and step; LSTM one LSTMUnit per hidden
 unit and step = 24 (3 sigmoids at 3, 2 tanh at 5, c = cont*f*c + i*g: 4, h = o*tanh(c): 1).
+Every weight takes ``recurrent_param.weight_filler``, every bias ``recurrent_param.bias_filler`` (the
+unrolled InnerProducts copy them).
+
+Forward, as the unrolled net computes it (one matmul for the input transform of all T steps, then a loop
+over t): the cont flag scales the previous hidden state *before* the recurrent product,
+``hc = cont_t * h_{t-1}``; the pre-activation is ``(W_hh hc + (W_xh x_t + b)) [+ W_static x_static]``
+(Eltwise SUM order).
+
+* RNN: ``h_t = tanh(pre)``, ``o_t = tanh(W_ho h_t + b_o)``; top = o.
+* LSTM: pre = ``(i, f, o, g)`` blocks of H (LSTMUnit): ``i, o = sigmoid``, ``f = 0 if cont_t == 0 else
+  cont_t * sigmoid``, ``g = tanh``; ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)``; top = h. LSTMUnit's
+  sigmoid and tanh (``2 sigmoid(2x) - 1``) are evaluated in double and rounded to the run's dtype.
+* Initial state: with ``expose_hidden`` the h_0 (and c_0) bottoms, and the extra tops are h_T (and c_T).
+  Without it Caffe copies the previous forward's h_T/c_T into h_0/c_0 (zeros at the first forward);
+  caffecx's forward is stateless and starts from zeros, the same whenever cont_1 = 0 (a sequence start).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from caffecx.layers._common import check_blob_counts, shape_string
-from caffecx.layers.base import Context, Counts, Layer, ParamBlob, Shape, count, register
+from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
 
 TANH = 5
 LSTM_UNIT = 24
@@ -62,8 +81,33 @@ class Recurrent(Layer):
         return t, n, h, count(x, 2), s
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
-        t, n, h, _, _ = self._dims(bottom_shapes)
+        t, n, h, _, s = self._dims(bottom_shapes)
+        self.hidden, self.static = h, s is not None
         return [(t, n, h)] + [(1, n, h)] * (self.num_tops[0] - 1)
+
+    def fillers(self) -> tuple[Any, Any]:
+        """(weight filler, bias filler) of every unrolled InnerProduct."""
+        p = self.lp.recurrent_param
+        return p.weight_filler, p.bias_filler
+
+    def inputs(self, bottoms: list[np.ndarray], blobs: list[np.ndarray],
+               dtype: Any) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray], list[np.ndarray]]:
+        """(W_x x_t + b for all t (T, N, G), W_static x_static (N, G) or None, initial states (N, H)
+        each, the remaining blobs)."""
+        x, cont = bottoms[0], bottoms[1]
+        t, n = cont.shape
+        w_x, b_x = blobs[0], blobs[1]
+        xw = (x.reshape(t * n, -1) @ w_x.T + b_x).reshape(t, n, -1)
+        static = None
+        rest = list(blobs[2:])
+        if self.static:
+            static = bottoms[2].reshape(n, -1) @ rest.pop(0).T
+        first = 2 + int(self.static)
+        if self.lp.recurrent_param.expose_hidden:
+            states = [b.reshape(n, self.hidden) for b in bottoms[first:first + self.num_states]]
+        else:
+            states = [np.zeros((n, self.hidden), dtype=dtype) for _ in range(self.num_states)]
+        return xw, static, states, rest
 
 
 @register("RNN")
@@ -72,10 +116,11 @@ class RNN(Recurrent):
 
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
         _, _, h, d, s = self._dims(bottom_shapes)
-        blobs = [ParamBlob((h, d), "weight"), ParamBlob((h,), "bias")]
+        wf, bf = self.fillers()
+        blobs = [ParamBlob((h, d), "weight", wf), ParamBlob((h,), "bias", bf)]
         if s is not None:
-            blobs.append(ParamBlob((h, s), "weight"))
-        return blobs + [ParamBlob((h, h), "weight"), ParamBlob((h, h), "weight"), ParamBlob((h,), "bias")]
+            blobs.append(ParamBlob((h, s), "weight", wf))
+        return blobs + [ParamBlob((h, h), "weight", wf), ParamBlob((h, h), "weight", wf), ParamBlob((h,), "bias", bf)]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         t, n, h, d, s = self._dims(bottom_shapes)
@@ -83,6 +128,20 @@ class RNN(Recurrent):
         macs = steps * d + steps * h * 2 + (n * h * s if s is not None else 0)
         flops = 2 * macs + 2 * steps + steps + steps * (1 + (s is not None)) + 2 * TANH * steps
         return Counts(macs, flops)
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        cont = bottoms[1]
+        xw, static, (h,), (w_hh, w_ho, b_o) = self.inputs(bottoms, blobs, run.dtype)
+        hs = np.empty(xw.shape[:2] + (self.hidden,), dtype=run.dtype)
+        for t in range(xw.shape[0]):
+            pre = (cont[t][:, None] * h) @ w_hh.T + xw[t]
+            if static is not None:
+                pre = pre + static
+            h = np.tanh(pre)
+            hs[t] = h
+        o = np.tanh(hs.reshape(-1, self.hidden) @ w_ho.T + b_o).reshape(hs.shape)
+        tops = [o] + [h[None]] * (len(self.top_shapes) - 1)
+        return [np.asarray(a, dtype=run.dtype) for a in tops]
 
 
 @register("LSTM")
@@ -93,10 +152,11 @@ class LSTM(Recurrent):
 
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
         _, _, h, d, s = self._dims(bottom_shapes)
-        blobs = [ParamBlob((4 * h, d), "weight"), ParamBlob((4 * h,), "bias")]
+        wf, bf = self.fillers()
+        blobs = [ParamBlob((4 * h, d), "weight", wf), ParamBlob((4 * h,), "bias", bf)]
         if s is not None:
-            blobs.append(ParamBlob((4 * h, s), "weight"))
-        return blobs + [ParamBlob((4 * h, h), "weight")]
+            blobs.append(ParamBlob((4 * h, s), "weight", wf))
+        return blobs + [ParamBlob((4 * h, h), "weight", wf)]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         t, n, h, d, s = self._dims(bottom_shapes)
@@ -104,6 +164,45 @@ class LSTM(Recurrent):
         macs = 4 * steps * d + 4 * steps * h + (4 * n * h * s if s is not None else 0)
         flops = 2 * macs + 4 * steps + steps + 4 * steps * (1 + (s is not None)) + LSTM_UNIT * steps
         return Counts(macs, flops)
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        cont = bottoms[1]
+        xw, static, (h, c), (w_hc,) = self.inputs(bottoms, blobs, run.dtype)
+        hs = np.empty(xw.shape[:2] + (self.hidden,), dtype=run.dtype)
+        for t in range(xw.shape[0]):
+            pre = (cont[t][:, None] * h) @ w_hc.T + xw[t]
+            if static is not None:
+                pre = pre + static
+            c, h = lstm_unit(c, pre, cont[t], run.dtype)
+            hs[t] = h
+        tops = [hs, h[None], c[None]][: len(self.top_shapes)]
+        return [np.asarray(a, dtype=run.dtype) for a in tops]
+
+
+def _sigmoid(x: np.ndarray, dtype: Any) -> np.ndarray:
+    """LSTMUnit's ``1. / (1. + exp(-x))``: evaluated in double, rounded to `dtype`."""
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(dtype)
+
+
+def _tanh(x: np.ndarray, dtype: Any) -> np.ndarray:
+    """LSTMUnit's ``2. * sigmoid(2. * x) - 1.`` (all in double), rounded to `dtype`."""
+    with np.errstate(over="ignore"):
+        return (2.0 / (1.0 + np.exp(-2.0 * x.astype(np.float64))) - 1.0).astype(dtype)
+
+
+def lstm_unit(c_prev: np.ndarray, gates: np.ndarray, cont: np.ndarray, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """One LSTMUnit step over (..., N, H) states, (..., N, 4H) gate inputs in i, f, o, g order and (..., N)
+    cont flags: ``f = 0`` where cont is 0 (else ``cont * sigmoid``), ``c = f c_prev + i g``, ``h = o tanh(c)``."""
+    hid = c_prev.shape[-1]
+    i = _sigmoid(gates[..., :hid], dtype)
+    f = _sigmoid(gates[..., hid:2 * hid], dtype)
+    o = _sigmoid(gates[..., 2 * hid:3 * hid], dtype)
+    g = _tanh(gates[..., 3 * hid:], dtype)
+    flag = np.asarray(cont, dtype=dtype)[..., None]
+    f = np.where(flag == 0, np.dtype(dtype).type(0), flag * f)
+    c = f * c_prev + i * g
+    return c.astype(dtype), (o * _tanh(c, dtype)).astype(dtype)
 
 
 @register("LSTMUnit")
@@ -130,3 +229,7 @@ class LSTMUnit(Layer):
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         return Counts(0, LSTM_UNIT * count(top_shapes[0]))
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        c, h = lstm_unit(bottoms[0], bottoms[1], bottoms[2], run.dtype)
+        return [c, h]
