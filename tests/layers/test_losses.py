@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from layerkit import make, run, tops
+from paths import LENET
 
-from caffecx.errors import ShapeError
+from caffecx.errors import CaffecxError, ShapeError
 from caffecx.layers import Context, Counts
 from caffecx.proto import caffe_pb2
 
@@ -263,3 +264,23 @@ def test_refusals() -> None:
     info.setup([(2, 3), (2,)], Context(base_dirs=[Path("/nonexistent")]))
     info.bottom_shapes = [(2, 3), (2,)]
     assert "not found" in (info.forward_refusal() or "")
+
+
+@pytest.mark.skipif(not (LENET / "lenet_iter_1000.caffemodel").exists(), reason="caffe-ref fixtures absent")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lenet_test_phase_matches_caffes_log(tmp_path: Path, dtype: type) -> None:
+    """lenet_train.log, iteration 1000: ``accuracy = 0.994``, ``loss = 0.0214552`` over 10 batches of 100 =
+    the whole 1000-image test LMDB once; one batch of 1000 gives the same averages."""
+    from caffecx.graph import load_net
+    from caffecx.runtime import executor_for
+
+    text = (LENET / "lenet_train_test.prototxt").read_text().replace("batch_size: 100", "batch_size: 1000")
+    (tmp_path / "lenet.prototxt").write_text(text)
+    net = load_net(tmp_path / "lenet.prototxt", phase="TEST", weights=LENET / "lenet_iter_1000.caffemodel")
+    try:
+        ex = executor_for(net, dtype=dtype, base_dirs=[LENET])
+    except CaffecxError as err:  # another layer family without a forward yet
+        pytest.skip(str(err))
+    out = ex.forward(keep=["accuracy", "loss"])
+    assert float(out["accuracy"]) == pytest.approx(0.994, abs=1e-7)
+    assert float(out["loss"]) == pytest.approx(0.0214552, abs=5e-8)
