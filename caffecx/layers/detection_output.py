@@ -40,6 +40,7 @@ from caffecx.layers._common import check_blob_counts, check_box_predictions, fie
 from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 _FLT_MAX = float(np.finfo(np.float32).max)
+_MATRIX_MAX = 1024  # NMS candidates up to this count get one IoU matrix; more are compared row by row
 
 
 def decode_boxes(loc: np.ndarray, prior: np.ndarray, var: np.ndarray, code: str,
@@ -77,6 +78,16 @@ def iou_one(box: np.ndarray, area: np.float32, boxes: np.ndarray, areas: np.ndar
     return np.where((w > 0) & (h > 0), iou, np.float32(0))
 
 
+def iou_matrix(boxes: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """``JaccardOverlap`` of every pair of `boxes` (K, K) (the diagonal is not used)."""
+    w = np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(boxes[:, None, 0], boxes[None, :, 0])
+    h = np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(boxes[:, None, 1], boxes[None, :, 1])
+    inter = w * h
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / (areas[:, None] + areas[None, :] - inter)
+    return np.where((w > 0) & (h > 0), iou, np.float32(0))
+
+
 def nms(boxes: np.ndarray, areas: np.ndarray, scores: np.ndarray, score_threshold: float,
         nms_threshold: float, eta: float, top_k: int) -> np.ndarray:
     """The fork's ``ApplyNMSFast``: kept indices, best score first."""
@@ -89,6 +100,13 @@ def nms(boxes: np.ndarray, areas: np.ndarray, scores: np.ndarray, score_threshol
     if eta >= 1 or nms_threshold <= 0.5:
         # constant threshold: suppressing upon each keep is the same as checking against all kept boxes
         alive = np.ones(len(cand), dtype=bool)
+        if len(cand) <= _MATRIX_MAX:
+            clear = iou_matrix(b, a) <= np.float32(nms_threshold)
+            for k in range(len(cand)):
+                if alive[k]:
+                    keep.append(k)
+                    alive &= clear[k]
+            return cand[keep]
         for k in range(len(cand)):
             if alive[k]:
                 keep.append(k)

@@ -87,10 +87,13 @@ class Interp(Layer):
             return [np.ascontiguousarray(x)]
         i0, i1, l0, l1 = _taps(h1, h2, run.dtype)
         j0, j1, m0, m1 = _taps(w1, w2, run.dtype)
-        top_rows, bottom_rows = x[:, :, i0, :], x[:, :, i1, :]
-        upper = m0 * top_rows[..., j0] + m1 * top_rows[..., j1]
-        lower = m0 * bottom_rows[..., j0] + m1 * bottom_rows[..., j1]
-        return [l0[:, None] * upper + l1[:, None] * lower]
+        # the column blend w0*a + w1*b is the same for every output row reading an input row: blend the
+        # input rows once, then blend pairs of blended rows (the same arithmetic as Caffe's per pixel)
+        cols = m0 * np.take(x, j0, axis=3) + m1 * np.take(x, j1, axis=3)
+        top = np.take(cols, i0, axis=2)
+        top *= l0[:, None]
+        top += np.take(cols, i1, axis=2) * l1[:, None]
+        return [top]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         return Counts(0, 9 * math.prod(top_shapes[0]))

@@ -30,22 +30,26 @@ def c_round(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
-def bin_bounds(start: int, size: int, pooled: int, limit: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:
-    """Clamped ``[start, end)`` of each bin along one axis, as the fork computes them."""
-    step = np.asarray(size, dtype=dtype) / np.asarray(pooled, dtype=dtype)
+def bin_bounds(start: np.ndarray, end: np.ndarray, pooled: int, limit: int,
+               dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Clamped ``[lo, hi)`` ``(R, pooled)`` of every ROI's bins along one axis, as the fork computes them
+    (``bin = max(end - start + 1, 1) / pooled`` in the run's float type, floor/ceil, offset, clamp)."""
+    size = np.maximum(end - start + 1, 1).astype(dtype)
+    step = size / dtype(pooled)
     ks = np.arange(pooled + 1, dtype=dtype)
-    lo = np.floor(ks[:-1] * step).astype(np.int64) + start
-    hi = np.ceil(ks[1:] * step).astype(np.int64) + start
+    lo = np.floor(ks[None, :-1] * step[:, None]).astype(np.int64) + start[:, None]
+    hi = np.ceil(ks[None, 1:] * step[:, None]).astype(np.int64) + start[:, None]
     return np.clip(lo, 0, limit), np.clip(hi, 0, limit)
 
 
 def segment_max(a: np.ndarray, lo: np.ndarray, hi: np.ndarray, axis: int) -> np.ndarray:
-    """Max of ``a[lo[i]:hi[i]]`` along `axis` for every i (``a`` has one spare slot at the end; empty
-    segments give junk the caller masks)."""
-    idx = np.empty(2 * len(lo), dtype=np.int64)
-    idx[0::2], idx[1::2] = lo, hi
-    out = np.fmax.reduceat(a, idx, axis=axis)
-    return np.take(out, np.arange(0, 2 * len(lo), 2), axis=axis)
+    """Max of ``a[lo[i]:hi[i]]`` along `axis` for every i, starting from ``-FLT_MAX`` as the fork does
+    (NaN never wins; an empty segment gives ``-FLT_MAX``, which the caller masks)."""
+    floor = a.dtype.type(-_FLT_MAX)
+    lead = (slice(None),) * axis
+    parts = [np.fmax.reduce(a[(*lead, slice(b, e))], axis=axis, initial=floor)
+             for b, e in zip(lo.tolist(), hi.tolist(), strict=True)]
+    return np.stack(parts, axis=axis)
 
 
 @register("ROIPooling")
@@ -74,25 +78,27 @@ class ROIPooling(Layer):
         n, c, h, w = x.shape
         ph, pw = self.pooled
         r = bottoms[1].shape[0]
+        if r == 0:
+            return [np.zeros(self.top_shapes[0], dtype=dt)]
         rois = np.asarray(bottoms[1], dtype=dt).reshape(r, -1)[:, :5]
         batch = rois[:, 0].astype(np.int64)  # static_cast<int>: truncation
         bad = np.flatnonzero((batch < 0) | (batch >= n))
         self.check(len(bad) == 0, f"ROI {bad[0] if len(bad) else 0} has batch index out of [0, {n})")
         corners = c_round(rois[:, 1:] * dt(self.spatial_scale)).astype(np.int64)  # x1, y1, x2, y2
-        padded = np.full((n, c, h + 1, w + 1), -np.inf, dtype=dt)
-        padded[:, :, :h, :w] = x
-        top = np.empty((r, c, ph, pw), dtype=dt)
+        # channels last, so each bin's max runs over contiguous channel vectors
+        nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        top = np.empty((r, ph, pw, c), dtype=dt)
+        hs_all, he_all = bin_bounds(corners[:, 1], corners[:, 3], ph, h, dt)
+        ws_all, we_all = bin_bounds(corners[:, 0], corners[:, 2], pw, w, dt)
         for i in range(r):
-            x1, y1, x2, y2 = corners[i]
-            hs, he = bin_bounds(y1, max(y2 - y1 + 1, 1), ph, h, dt)
-            ws, we = bin_bounds(x1, max(x2 - x1 + 1, 1), pw, w, dt)
-            r0, r1, c0, c1 = hs.min(), he.max(), ws.min(), we.max()
-            region = padded[batch[i], :, r0:r1 + 1, c0:c1 + 1]
-            rows = segment_max(region, hs - r0, he - r0, axis=1)
-            bins = segment_max(rows, ws - c0, we - c0, axis=2)
+            hs, he, ws, we = hs_all[i], he_all[i], ws_all[i], we_all[i]
+            r0, c0 = hs.min(), ws.min()
+            region = nhwc[batch[i], r0:he.max(), c0:we.max()]
+            rows = segment_max(region, hs - r0, he - r0, axis=0)
+            bins = segment_max(rows, ws - c0, we - c0, axis=1)
             empty = (he <= hs)[:, None] | (we <= ws)[None, :]
-            top[i] = np.where(empty, dt(0), np.fmax(bins, dt(-_FLT_MAX)))
-        return [top]
+            top[i] = np.where(empty[..., None], dt(0), bins)
+        return [np.ascontiguousarray(top.transpose(0, 3, 1, 2))]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         data, rois = bottom_shapes[0], bottom_shapes[1]

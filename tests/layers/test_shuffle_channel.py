@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 import numpy as np
+import pytest
 from layerkit import run, tops
 
 from caffecx.errors import ShapeError
