@@ -4,9 +4,15 @@ The operand (a learned blob, or ``bottom[1]``) covers ``bottom[0]`` axes ``axis 
 and is broadcast over the rest: ``outer = count(0, axis)``, ``inner = count(axis + operand.ndim)``.
 A learned operand takes its shape from ``bottom[0].shape[axis : axis+num_axes]`` (``num_axes: -1`` =
 to the end, ``0`` = a scalar). A 0-axis operand always applies at axis 0.
+
+Forward: ``at_axis`` reshapes the operand so that NumPy broadcasting applies it (no tiling, no copy).
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
 
 from caffecx.layers._common import axis_index
 from caffecx.layers.base import Layer, Shape
@@ -35,3 +41,22 @@ def check_operand(layer: Layer, bottom: Shape, operand: Shape, axis: int, what: 
                     f"dimension mismatch between bottom[0]->shape({start + i}) and {what}->shape({i}) "
                     f"({bottom[start + i]} vs. {d})")
     return start
+
+
+def at_axis(operand: np.ndarray, ndim: int, start: int) -> np.ndarray:
+    """`operand` as a view numpy broadcasts over an `ndim`-axis array at axes ``start .. start+operand.ndim-1``
+    (outer axes before, inner axes after get size 1): Caffe's outer/scale_dim/inner loop as one broadcast."""
+    lead = 0 if operand.ndim == 0 else start
+    return operand.reshape((1,) * lead + operand.shape + (1,) * (ndim - lead - operand.ndim))
+
+
+def constant_filler(value: float) -> Any:
+    """A ``FillerParameter`` ``constant`` with `value` (Caffe's built-in default of some layers)."""
+    from caffecx.proto import caffe_pb2
+
+    return caffe_pb2.FillerParameter(type="constant", value=value)
+
+
+def given_filler(msg: Any, name: str) -> Any:
+    """The ``FillerParameter`` field `name` of `msg` when set, else None (Caffe's default constant 0)."""
+    return getattr(msg, name) if msg.HasField(name) else None

@@ -25,15 +25,40 @@ Clip       2 (max, min)
 Swish      5 (mul by beta, sigmoid 3, mul by x)
 Dropout    0 in TEST (identity); 2 in TRAIN (mask comparison + scale mul)
 ========== ===========================================================================
+
+Forward (each layer's ``Forward_cpu``), in the run's dtype: Sigmoid is Caffe's ``0.5*tanh(0.5x)+0.5``;
+BNLL its stable ``max(x,0) + log(1+exp(-|x|))``; Power/Exp/Log skip the identity steps as Caffe does
+(``scale*power == 0`` fills ``power == 0 ? 1 : shift^power``); Threshold is strict (``x > t``); Clip's
+NaN becomes ``min`` (``std::max(min, std::min(x, max))``); PReLU's default slope filler is constant 0.25.
+Dropout: TEST is the identity, TRAIN keeps each unit with probability ``1 - ratio`` (the run's rng,
+not Caffe's generator) and scales kept units by ``1/(1-ratio)``; the py-faster-rcnn fork's
+``scale_train: false`` instead leaves TRAIN unscaled and multiplies by ``1 - ratio`` in TEST.
 """
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
+
+from caffecx.layers._affine import constant_filler
 from caffecx.layers._common import check_blob_counts, legacy_dim
-from caffecx.layers.base import Context, Counts, Layer, ParamBlob, Shape, count, register
+from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
+
+
+def _scalar(value: float, run: RunContext) -> Any:
+    """A layer parameter as a scalar of the run's dtype (Caffe's ``Dtype``)."""
+    return np.dtype(run.dtype).type(value)
+
+
+def _sigmoid(x: np.ndarray, dtype: Any) -> np.ndarray:
+    """Caffe's sigmoid, ``0.5 * tanh(0.5 * x) + 0.5``, in a new array of `dtype`."""
+    t = np.multiply(x, 0.5, dtype=dtype)
+    np.tanh(t, out=t)
+    t *= 0.5
+    t += 0.5
+    return t
 
 
 class Neuron(Layer):
@@ -60,6 +85,13 @@ class ReLU(Neuron):
     def per_element(self) -> int:
         return 2 if self.lp.relu_param.negative_slope != 0 else 1
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = bottoms[0]
+        slope = self.lp.relu_param.negative_slope
+        if slope == 0:
+            return [np.maximum(x, _scalar(0, run))]
+        return [np.where(x > 0, x, x * _scalar(slope, run))]
+
 
 @register("PReLU")
 class PReLU(Neuron):
@@ -74,9 +106,18 @@ class PReLU(Neuron):
         return [bottom]
 
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
-        if self.lp.prelu_param.channel_shared:
-            return [ParamBlob((), "weight")]
-        return [ParamBlob((legacy_dim(self, bottom_shapes[0], 1),), "weight")]
+        p = self.lp.prelu_param
+        filler = p.filler if p.HasField("filler") else constant_filler(0.25)
+        if p.channel_shared:
+            return [ParamBlob((), "weight", filler)]
+        return [ParamBlob((legacy_dim(self, bottom_shapes[0], 1),), "weight", filler)]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """``max(x, 0) + slope[c] * min(x, 0)``, c = axis 1 (one slope for all with channel_shared)."""
+        x = bottoms[0]
+        slope = blobs[0].reshape(()) if self.lp.prelu_param.channel_shared else \
+            blobs[0].reshape((1, -1) + (1,) * (x.ndim - 2))
+        return [np.where(x > 0, x, x * slope)]
 
 
 @register("ELU")
@@ -85,12 +126,25 @@ class ELU(Neuron):
 
     flops_per_element = 4
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """Caffe's ``max(x, 0) + alpha * (exp(min(x, 0)) - 1)``."""
+        x = bottoms[0]
+        neg = np.minimum(x, _scalar(0, run))
+        np.exp(neg, out=neg)
+        neg -= 1
+        neg *= _scalar(self.lp.elu_param.alpha, run)
+        neg += np.maximum(x, _scalar(0, run))
+        return [neg]
+
 
 @register("Sigmoid")
 class Sigmoid(Neuron):
     """``1 / (1 + exp(-x))``: 3 FLOPs."""
 
     flops_per_element = 3
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        return [_sigmoid(bottoms[0], run.dtype)]
 
 
 @register("TanH")
@@ -99,6 +153,9 @@ class TanH(Neuron):
 
     flops_per_element = 5
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        return [np.tanh(bottoms[0])]
+
 
 @register("AbsVal")
 class AbsVal(Neuron):
@@ -106,12 +163,25 @@ class AbsVal(Neuron):
 
     flops_per_element = 1
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        return [np.abs(bottoms[0])]
+
 
 @register("BNLL")
 class BNLL(Neuron):
     """``log(1 + exp(x))`` (Caffe's overflow-safe branch): 4 FLOPs."""
 
     flops_per_element = 4
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """``x > 0 ? x + log(1 + exp(-x)) : log(1 + exp(x))`` = ``max(x, 0) + log1p(exp(-|x|))``."""
+        x = bottoms[0]
+        t = np.abs(x)
+        np.negative(t, out=t)
+        np.exp(t, out=t)
+        np.log1p(t, out=t)
+        t += np.maximum(x, _scalar(0, run))
+        return [t]
 
 
 @register("Power")
@@ -123,6 +193,23 @@ class Power(Neuron):
         if p.scale == 0 or p.power == 0:
             return 0
         return (p.scale != 1) + (p.shift != 0) + (p.power != 1)
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """Caffe's steps: ``scale*power == 0`` fills a constant; else scale, shift, pow, each only if needed."""
+        p = self.lp.power_param
+        x = bottoms[0]
+        power, scale, shift = _scalar(p.power, run), _scalar(p.scale, run), _scalar(p.shift, run)
+        if power * scale == 0:
+            value = 1 if power == 0 else np.power(shift, power)
+            return [np.full(x.shape, value, dtype=run.dtype)]
+        y = x * scale if scale != 1 else x
+        if shift != 0:
+            y = y + shift
+        if power == 2:
+            y = np.square(y)
+        elif power != 1:
+            y = np.power(y, power)
+        return [y if y is not x else x.copy()]
 
 
 @register("Exp")
@@ -141,6 +228,18 @@ class Exp(Neuron):
         outer = base**p.shift
         return int(inner != 1) + 1 + int(outer != 1)
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """``exp(inner * x) * outer``: inner = ln(base)*scale (ln e = 1 exactly), outer = base^shift."""
+        p = self.lp.exp_param
+        base, scale, shift = _scalar(p.base, run), _scalar(p.scale, run), _scalar(p.shift, run)
+        log_base = _scalar(1, run) if p.base == -1 else np.log(base)
+        inner = log_base * scale
+        outer = _scalar(1, run) if shift == 0 else (np.exp(shift) if p.base == -1 else np.power(base, shift))
+        y = np.exp(bottoms[0]) if inner == 1 else np.exp(bottoms[0] * inner)
+        if outer != 1:
+            y *= outer
+        return [y]
+
 
 @register("Log")
 class Log(Neuron):
@@ -155,12 +254,28 @@ class Log(Neuron):
         p = self.lp.log_param
         return int(p.scale != 1) + int(p.shift != 0) + 1 + int(p.base != -1)
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """``log(shift + scale * x) * (1 / ln(base))``, skipping the identity steps."""
+        p = self.lp.log_param
+        scale, shift = _scalar(p.scale, run), _scalar(p.shift, run)
+        base_scale = _scalar(1, run) if p.base == -1 else _scalar(1, run) / np.log(_scalar(p.base, run))
+        y = bottoms[0] * scale if scale != 1 else bottoms[0]
+        if shift != 0:
+            y = y + shift
+        y = np.log(y)
+        if base_scale != 1:
+            y *= base_scale
+        return [y]
+
 
 @register("Threshold")
 class Threshold(Neuron):
     """``x > threshold ? 1 : 0``: 1 FLOP."""
 
     flops_per_element = 1
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        return [(bottoms[0] > _scalar(self.lp.threshold_param.threshold, run)).astype(run.dtype)]
 
 
 @register("Clip")
@@ -169,12 +284,24 @@ class Clip(Neuron):
 
     flops_per_element = 2
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """``std::max(min, std::min(x, max))``: a NaN stays NaN through the min, then becomes ``min``."""
+        p = self.lp.clip_param
+        y = np.minimum(bottoms[0], _scalar(p.max, run))
+        return [np.fmax(y, _scalar(p.min, run), out=y)]
+
 
 @register("Swish")
 class Swish(Neuron):
     """``x * sigmoid(beta * x)``: 5 FLOPs."""
 
     flops_per_element = 5
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = bottoms[0]
+        s = _sigmoid(x * _scalar(self.lp.swish_param.beta, run), run.dtype)
+        s *= x
+        return [s]
 
 
 @register("Dropout")
@@ -189,3 +316,17 @@ class Dropout(Neuron):
 
     def per_element(self) -> int:
         return 2 if self._phase == "TRAIN" else 0
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        p = self.lp.dropout_param
+        ratio = float(np.float32(p.dropout_ratio))
+        scale = _scalar(1.0 / (1.0 - ratio), run)  # Caffe's Dtype scale_
+        scale_train = p.scale_train if "scale_train" in p.DESCRIPTOR.fields_by_name else True
+        x = bottoms[0]
+        if run.phase != "TRAIN":
+            return [x if scale_train else x * _scalar(1.0 / float(scale), run)]
+        keep = run.rng.random(x.shape) < 1.0 - ratio
+        y = np.where(keep, x, _scalar(0, run))
+        if scale_train:
+            y *= scale
+        return [y]

@@ -1,6 +1,7 @@
 """BatchNorm: normalize each channel by stored (or batch) mean and variance; no affine part.
 
-Caffe rule (BatchNormLayer): C = ``bottom.shape(1)`` (1 for a 1-axis bottom); top = bottom shape.
+Caffe rule (BatchNormLayer): C = ``bottom.shape(1)``; top = bottom shape. A 1-axis bottom sets C = 1 but
+then fails Reshape's ``CHECK_EQ(bottom.shape(1), C)`` (axis 1 out of range), so it is refused.
 Stored blobs, all non-learned statistics (``lr_mult`` is forced to 0 by Caffe): running mean ``(C,)``,
 running variance ``(C,)``, and the moving-average scale factor ``(1,)`` that both are divided by.
 The learned scale/shift live in a following ``Scale`` layer (``bias_term: true``).
@@ -8,12 +9,20 @@ The learned scale/shift live in a following ``Scale`` layer (``bias_term: true``
 FLOPs: 2 per element at inference — mean, variance, factor and eps fold into one per-channel multiplier
 and offset (``y = a*x + b``), which is how deployed runtimes run it. Caffe's own CPU forward does more
 (subtract, divide by sqrt(var + eps), plus the statistics in TRAIN); those are not counted.
+
+Forward (Caffe's ``Forward_cpu``): ``use_global_stats`` defaults to ``phase == TEST``. With global
+statistics, ``factor = blob2[0] == 0 ? 0 : 1/blob2[0]``, ``mean = blob0*factor``, ``var = blob1*factor``;
+otherwise mean and biased variance of the batch per channel (over axis 0 and the axes after 1). Then
+``(x - mean) / sqrt(var + eps)`` — eps inside the root. The running averages Caffe updates in TRAIN
+are not written back (a forward never writes its blobs); the output does not depend on them.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from caffecx.layers._common import axis_index, check_blob_counts
-from caffecx.layers.base import Context, Counts, Layer, ParamBlob, Shape, count, register
+from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
 
 
 @register("BatchNorm")
@@ -26,7 +35,8 @@ class BatchNorm(Layer):
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
         check_blob_counts(self, bottom_shapes)
         bottom = tuple(bottom_shapes[0])
-        self.channels(bottom)
+        # Reshape CHECKs bottom.shape(1) against the channels: a 1-axis bottom fails there.
+        axis_index(self, bottom, 1)
         return [bottom]
 
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
@@ -35,3 +45,23 @@ class BatchNorm(Layer):
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         return Counts(0, 2 * count(top_shapes[0]))
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        p = self.lp.batch_norm_param
+        x = bottoms[0]
+        dtype = np.dtype(run.dtype).type
+        use_global = p.use_global_stats if p.HasField("use_global_stats") else run.phase == "TEST"
+        stat_shape = (1, -1) + (1,) * (x.ndim - 2)
+        if use_global:
+            stored = blobs[2].reshape(-1)[0]
+            factor = dtype(0) if stored == 0 else dtype(1) / stored
+            mean = (blobs[0] * factor).reshape(stat_shape)
+            var = (blobs[1] * factor).reshape(stat_shape)
+            top = x - mean
+        else:
+            axes = (0, *range(2, x.ndim))
+            top = x - x.mean(axis=axes, keepdims=True, dtype=run.dtype)
+            var = np.square(top).mean(axis=axes, keepdims=True, dtype=run.dtype)
+        std = np.sqrt(var + dtype(p.eps))
+        top /= std
+        return [top]

@@ -6,13 +6,17 @@ as in `caffecx.layers._affine`. Stored blobs: ``[bias]`` in the one-bottom form,
 Top = ``bottom[0]`` shape.
 
 FLOPs: 1 add per element.
+
+Filler: ``bias_param.filler`` (constant 0 by default). Forward: ``x + bias`` broadcast at its axis.
 """
 
 from __future__ import annotations
 
-from caffecx.layers._affine import check_operand, learned_shape
+import numpy as np
+
+from caffecx.layers._affine import at_axis, check_operand, given_filler, learned_shape
 from caffecx.layers._common import check_blob_counts
-from caffecx.layers.base import Context, Counts, Layer, ParamBlob, Shape, count, register
+from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
 
 
 @register("Bias")
@@ -20,6 +24,8 @@ class Bias(Layer):
     """Caffe's ``Bias``; see the module docstring."""
 
     num_bottoms = (1, 2)
+    #: Canonical axis the offset applies at (fixed by ``setup``).
+    axis: int = 0
 
     def _operand(self, bottom_shapes: list[Shape]) -> tuple[Shape, bool]:
         """(operand shape, learned?) after Caffe's checks."""
@@ -29,7 +35,7 @@ class Bias(Layer):
             operand, learned = tuple(bottom_shapes[1]), False
         else:
             operand, learned = learned_shape(self, bottom, int(p.axis), int(p.num_axes), "bias"), True
-        check_operand(self, bottom, operand, int(p.axis), "bias")
+        self.axis = check_operand(self, bottom, operand, int(p.axis), "bias")
         return operand, learned
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
@@ -39,7 +45,12 @@ class Bias(Layer):
 
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
         operand, learned = self._operand(bottom_shapes)
-        return [ParamBlob(operand, "bias")] if learned else []
+        return [ParamBlob(operand, "bias", given_filler(self.lp.bias_param, "filler"))] if learned else []
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = bottoms[0]
+        offset = bottoms[1] if len(bottoms) > 1 else blobs[0]
+        return [x + at_axis(offset, x.ndim, self.axis)]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         return Counts(0, count(top_shapes[0]))

@@ -5,12 +5,16 @@ Caffe rule (ConcatLayer): ``axis`` (default 1, negative counts from the end) or 
 the same size on every other axis — Caffe's CHECK reads ``All inputs must have the same shape, except at
 concat_axis.``; caffecx's message also names both bottoms and their shapes. Top = ``bottom[0]`` shape with
 the concat axis summed. Data movement only: 0 FLOPs.
+
+Forward: ``np.concatenate`` along the axis; a single bottom is passed through (Caffe shares its data).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from caffecx.layers._common import axis_index, check_blob_counts, field_set, shape_string
-from caffecx.layers.base import Context, Layer, Shape, register
+from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
 @register("Concat")
@@ -18,6 +22,7 @@ class Concat(Layer):
     """Caffe's ``Concat``; see the module docstring."""
 
     num_bottoms = (1, None)
+    axis: int = 1
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
         check_blob_counts(self, bottom_shapes)
@@ -42,4 +47,10 @@ class Concat(Layer):
                     raise self.fail(f"All inputs must have the same shape, except at concat_axis. "
                                     f"Axis {j}: {first[j]} vs. {s[j]} (concat axis {axis}); {both}")
             top[axis] += s[axis]
+        self.axis = axis
         return [tuple(top)]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        if len(bottoms) == 1:
+            return [bottoms[0]]
+        return [np.concatenate(bottoms, axis=self.axis)]

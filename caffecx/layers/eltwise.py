@@ -6,12 +6,18 @@ Top = ``bottom[0]`` shape. No stored blobs.
 
 FLOPs for n bottoms of `count` elements: SUM = (n-1)*count adds, plus n*count muls when some coeff != 1;
 PROD = (n-1)*count muls; MAX = (n-1)*count comparisons.
+
+Forward: SUM accumulates ``coeff_i * x_i`` in bottom order, PROD multiplies in bottom order, MAX keeps
+the running value unless a later bottom is strictly greater (``a > b ? a : b``, so a NaN in the running
+value is replaced by the next bottom's value, unlike ``np.maximum``).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from caffecx.layers._common import check_blob_counts, shape_string
-from caffecx.layers.base import Context, Counts, Layer, Shape, count, register
+from caffecx.layers.base import Context, Counts, Layer, RunContext, Shape, count, register
 from caffecx.layers.spatial import enum_name
 
 
@@ -44,3 +50,26 @@ class Eltwise(Layer):
         if self.op() == "SUM" and any(k != 1 for k in self.lp.eltwise_param.coeff):
             flops += n * c
         return Counts(0, flops)
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        op = self.op()
+        if op == "PROD":
+            top = bottoms[0] * bottoms[1]
+            for b in bottoms[2:]:
+                top *= b
+        elif op == "SUM":
+            dtype = np.dtype(run.dtype).type
+            coeffs = [dtype(c) for c in self.lp.eltwise_param.coeff] or [dtype(1)] * len(bottoms)
+            top = bottoms[0] * coeffs[0] if coeffs[0] != 1 else bottoms[0].copy()
+            for b, c in zip(bottoms[1:], coeffs[1:], strict=True):
+                if c == 1:
+                    top += b
+                else:
+                    top += b * c
+        elif op == "MAX":
+            top = np.where(bottoms[0] > bottoms[1], bottoms[0], bottoms[1])
+            for b in bottoms[2:]:
+                np.copyto(top, b, where=b > top)
+        else:
+            raise self.fail(f"Unknown elementwise operation {op}.")
+        return [top]

@@ -5,13 +5,21 @@ Caffe rule (EmbedLayer): top = ``bottom.shape + (num_output,)``; CHECKs ``num_ou
 transpose of InnerProduct's layout — then bias ``(num_output,)`` when ``bias_term``.
 
 Counts: no MACs (a copy per row); FLOPs = M*num_output bias adds (M = bottom count).
+
+Fillers: ``weight_filler`` and ``bias_filler`` (constant 0 when absent). Forward: each bottom value is
+cast to an int as C's ``static_cast<int>`` does (truncation toward zero) and picks a weight row, then
+``+ bias``. Caffe only DCHECKs ``0 <= index < input_dim`` (a release build reads out of bounds);
+caffecx refuses an out-of-range index with a located error.
 """
 
 from __future__ import annotations
 
 import math
 
-from caffecx.layers.base import Context, Counts, Layer, ParamBlob, Shape, register
+import numpy as np
+
+from caffecx.layers._affine import given_filler
+from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, register
 
 
 @register("Embed")
@@ -31,10 +39,25 @@ class Embed(Layer):
 
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
         k, n = self._params()
-        blobs = [ParamBlob((k, n), "weight")]
-        if self.lp.embed_param.bias_term:
-            blobs.append(ParamBlob((n,), "bias"))
+        p = self.lp.embed_param
+        blobs = [ParamBlob((k, n), "weight", given_filler(p, "weight_filler"))]
+        if p.bias_term:
+            blobs.append(ParamBlob((n,), "bias", given_filler(p, "bias_filler")))
         return blobs
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        k, _ = self._params()
+        values = bottoms[0]
+        with np.errstate(invalid="ignore"):
+            index = np.trunc(values)
+        bad = ~((index >= 0) & (index < k))
+        if bad.any():
+            first = values.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]]
+            raise self.fail(f"Embed index {first:g} out of range [0, {k}) (input_dim {k})")
+        top = blobs[0][index.astype(np.intp)]
+        if self.lp.embed_param.bias_term:
+            top += blobs[1]
+        return [top]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         _, n = self._params()

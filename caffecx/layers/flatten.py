@@ -4,14 +4,18 @@ Caffe rule (FlattenLayer): defaults ``axis: 1``, ``end_axis: -1``; both are cano
 from the end), so ``(2, 3, 4, 5)`` with ``axis: 1, end_axis: 2`` gives ``(2, 12, 5)`` and the default
 gives ``(2, 60)``. ``end_axis`` one before ``axis`` flattens an empty range, i.e. inserts a 1
 (Caffe's ``count(a, a) == 1``); earlier than that is an error. In-place use is refused. 0 FLOPs.
+
+Forward: a reshaped view of the bottom (Caffe shares the data).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from caffecx.layers._common import axis_index, check_blob_counts, not_in_place
-from caffecx.layers.base import Context, Layer, Shape, register
+from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
 @register("Flatten")
@@ -27,3 +31,6 @@ class Flatten(Layer):
         end = axis_index(self, bottom, int(p.end_axis))
         self.check(start <= end + 1, f"end_axis {p.end_axis} comes before axis {p.axis}")
         return [(*bottom[:start], math.prod(bottom[start:end + 1]), *bottom[end + 1:])]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        return [bottoms[0].reshape(self.top_shapes[0])]

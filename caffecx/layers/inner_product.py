@@ -6,13 +6,19 @@ K = count(axis) features; top = ``bottom.shape[:axis] + (num_output,)`` — so `
 num_output)`` with ``transpose: true``, then bias ``(num_output,)`` when ``bias_term``.
 
 Counts: MACs = M*K*num_output; FLOPs = 2*MACs + M*num_output bias adds.
+
+Fillers: ``weight_filler`` and ``bias_filler`` (constant 0 when absent). Forward: one matmul,
+``x.reshape(M, K) @ W.T`` (``@ W`` with ``transpose``), then ``+ bias``.
 """
 
 from __future__ import annotations
 
 import math
 
-from caffecx.layers.base import GLOBAL, Context, Counts, Layer, ParamBlob, Shape, Window, register
+import numpy as np
+
+from caffecx.layers._affine import given_filler
+from caffecx.layers.base import GLOBAL, Context, Counts, Layer, ParamBlob, RunContext, Shape, Window, register
 
 
 @register("InnerProduct")
@@ -36,10 +42,19 @@ class InnerProduct(Layer):
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
         _, _, k, n = self.dims(tuple(bottom_shapes[0]))
         p = self.lp.inner_product_param
-        blobs = [ParamBlob((k, n) if p.transpose else (n, k), "weight")]
+        blobs = [ParamBlob((k, n) if p.transpose else (n, k), "weight", given_filler(p, "weight_filler"))]
         if p.bias_term:
-            blobs.append(ParamBlob((n,), "bias"))
+            blobs.append(ParamBlob((n,), "bias", given_filler(p, "bias_filler")))
         return blobs
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        p = self.lp.inner_product_param
+        _, m, k, _ = self.dims(tuple(bottoms[0].shape))
+        weight = blobs[0] if p.transpose else blobs[0].T
+        top = bottoms[0].reshape(m, k) @ weight
+        if p.bias_term:
+            top += blobs[1]
+        return [top.reshape(self.top_shapes[0])]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         _, m, k, n = self.dims(tuple(bottom_shapes[0]))

@@ -9,12 +9,22 @@ Caffe rules:
 * BatchReindex: bottoms ``data, permut`` (``permut`` 1-D); top = ``(permut.shape(0),) + data.shape[1:]``.
 * Parameter: no bottoms; one top and one stored learnable blob, both of ``parameter_param.shape``.
 * HDF5Output: two bottoms (data, label) written to ``hdf5_output_param.file_name``; no tops.
+
+Forward: Silence produces nothing. Filter keeps the items whose selector value is non-zero (NaN counts
+as non-zero, as C's truth test), in order: its tops' first axis is known only at run time (Caffe's
+``Reshape`` before each ``Forward`` resizes them), so the planned full-batch shapes are only an upper
+bound and layers after it were set up for the full batch. BatchReindex gathers ``data[int(permut[i])]``
+(each float index CHECKed in ``[0, N)``, then truncated). Parameter's top is its stored blob (shared, as Caffe's
+``ShareData``; filled with zeros when no weights are loaded, as Caffe leaves a fresh blob). HDF5Output
+is refused: it writes files.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from caffecx.layers._common import check_blob_counts, shape_string
-from caffecx.layers.base import Context, Layer, ParamBlob, Shape, register
+from caffecx.layers.base import Context, Layer, ParamBlob, RunContext, Shape, register
 
 
 @register("Silence")
@@ -28,6 +38,9 @@ class Silence(Layer):
         check_blob_counts(self, bottom_shapes)
         return []
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        return []
+
 
 @register("Filter")
 class Filter(Layer):
@@ -35,6 +48,7 @@ class Filter(Layer):
 
     num_bottoms = (2, None)
     num_tops = (1, None)
+    data_dependent_top = True
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
         check_blob_counts(self, bottom_shapes)
@@ -51,6 +65,11 @@ class Filter(Layer):
                        f"(bottom[{i}] {shape_string(s)} vs. selector {shape_string(selector)})")
         return [tuple(s) for s in bottom_shapes[:-1]]
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        selector = bottoms[-1]
+        keep = np.flatnonzero(selector.reshape(selector.shape[0]) != 0)
+        return [np.take(b, keep, axis=0) for b in bottoms[:-1]]
+
 
 @register("BatchReindex")
 class BatchReindex(Layer):
@@ -64,6 +83,15 @@ class BatchReindex(Layer):
         self.check(len(permut) == 1, f"the index bottom must have 1 axis ({shape_string(permut)})")
         self.check(len(data) >= 1, "the data bottom needs at least one axis")
         return [(permut[0], *data[1:])]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        data, permut = bottoms
+        n = data.shape[0]
+        bad = ~((permut >= 0) & (permut < n))  # Caffe CHECKs the float values, then truncates them
+        if bad.any():
+            raise self.fail(f"Index specified for reindex layer out of range: {permut[np.flatnonzero(bad)[0]]:g} "
+                            f"not in [0, {n})")
+        return [np.take(data, permut.astype(np.intp), axis=0)]
 
 
 @register("Parameter")
@@ -84,6 +112,9 @@ class Parameter(Layer):
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
         return [ParamBlob(self._shape(), "weight")]
 
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        return [blobs[0]]
+
 
 @register("HDF5Output")
 class HDF5Output(Layer):
@@ -95,3 +126,6 @@ class HDF5Output(Layer):
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
         check_blob_counts(self, bottom_shapes)
         return []
+
+    def forward_refusal(self) -> str | None:
+        return "HDF5Output writes its bottoms to an HDF5 file; caffecx does not write files in a forward pass"

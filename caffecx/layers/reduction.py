@@ -8,12 +8,18 @@ to reduce a middle axis alone (unlike ONNX ReduceSum with ``axes``). The result 
 FLOPs: per input element 1 (SUM, MEAN) or 2 (ASUM: abs + add; SUMSQ: mul + add), plus 1 per output
 when the effective factor (coeff, divided by dim for MEAN) is not 1. Receptive field: GLOBAL for
 inputs with spatial axes (the last axis is always reduced).
+
+Forward: per leading index, the sum of x (SUM, MEAN), of |x| (ASUM) or of x*x (SUMSQ) over the
+trailing ``count(axis)`` values, then one multiplication by ``coeff`` (``coeff / dim`` for MEAN, the
+factor computed in the run's dtype) when that factor is not 1.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from caffecx.layers._common import axis_index, check_blob_counts
-from caffecx.layers.base import GLOBAL, Context, Counts, Layer, Shape, Window, count, register
+from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, count, register
 from caffecx.layers.spatial import enum_name
 
 
@@ -25,6 +31,7 @@ class Reduction(Layer):
         check_blob_counts(self, bottom_shapes)
         bottom = tuple(bottom_shapes[0])
         axis = axis_index(self, bottom, int(self.lp.reduction_param.axis))
+        self.axis = axis
         return [bottom[:axis]]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
@@ -41,3 +48,24 @@ class Reduction(Layer):
     def window(self, bottom_shapes: list[Shape]) -> Window | None:
         """The reduced axes always include the last one: spatial inputs are seen whole."""
         return GLOBAL if len(bottom_shapes[0]) > 2 else None
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        p = self.lp.reduction_param
+        op = enum_name(p, "operation")
+        shape = bottoms[0].shape
+        x = bottoms[0].reshape(count(shape, 0, self.axis), count(shape, self.axis))
+        dtype = np.dtype(run.dtype).type
+        if op in ("SUM", "MEAN"):
+            top = x.sum(axis=1, dtype=run.dtype)
+        elif op == "ASUM":
+            top = np.abs(x).sum(axis=1, dtype=run.dtype)
+        elif op == "SUMSQ":
+            top = np.einsum("ij,ij->i", x, x)
+        else:
+            raise self.fail(f"Unknown reduction op: {op}")
+        coeff = dtype(p.coeff)
+        if op == "MEAN":
+            coeff = coeff / dtype(x.shape[1])
+        if coeff != 1:
+            top *= coeff
+        return [top.reshape(self.top_shapes[0])]

@@ -8,14 +8,18 @@ Caffe rule (ReshapeLayer), for ``reshape_param { shape {dim...} axis num_axes }`
 * a dim of ``0`` copies bottom axis ``start + i`` (that axis must exist);
 * at most one ``-1``, inferred so that the counts match (the rest must divide the bottom count);
 * the final count must equal the bottom's. In-place use is refused. 0 FLOPs.
+
+Forward: a reshaped view of the bottom (Caffe shares the data).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from caffecx.layers._common import check_blob_counts, not_in_place
-from caffecx.layers.base import Context, Layer, Shape, register
+from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
 @register("Reshape")
@@ -60,3 +64,6 @@ class Reshape(Layer):
                    f"output count must match input count ({math.prod(top)} vs. {total}: "
                    f"{' '.join(map(str, top))} from {' '.join(map(str, bottom))})")
         return [tuple(top)]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        return [bottoms[0].reshape(self.top_shapes[0])]

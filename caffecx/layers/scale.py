@@ -8,13 +8,19 @@ sample). ``bias_term: true`` adds an internal Bias layer whose learned blob has 
 ``[scale]`` or, in the two-bottom form, ``[bias]`` / nothing. Top = ``bottom[0]`` shape.
 
 FLOPs: 1 mul per element, +1 add with ``bias_term``.
+
+Fillers: the learned factor defaults to a constant **1** (Caffe's identity default when ``filler`` is
+absent), the bias to ``bias_filler`` (constant 0 by default). Forward: ``x * scale`` then ``+ bias``
+(two float steps, as Caffe's Scale then its internal Bias), each operand broadcast at its own axis.
 """
 
 from __future__ import annotations
 
-from caffecx.layers._affine import check_operand, learned_shape
+import numpy as np
+
+from caffecx.layers._affine import at_axis, check_operand, constant_filler, given_filler, learned_shape
 from caffecx.layers._common import check_blob_counts
-from caffecx.layers.base import Context, Counts, Layer, ParamBlob, Shape, count, register
+from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
 
 
 @register("Scale")
@@ -23,8 +29,12 @@ class Scale(Layer):
 
     num_bottoms = (1, 2)
 
+    #: Canonical axes the factor and the bias apply at (fixed by ``setup``).
+    scale_axis: int = 0
+    bias_axis: int = 0
+
     def _shapes(self, bottom_shapes: list[Shape]) -> tuple[Shape | None, Shape | None]:
-        """(learned scale shape or None, learned bias shape or None)."""
+        """(learned scale shape or None, learned bias shape or None); keeps the axes they apply at."""
         p = self.lp.scale_param
         bottom = tuple(bottom_shapes[0])
         if len(bottom_shapes) > 1:
@@ -35,11 +45,11 @@ class Scale(Layer):
             scale = learned_shape(self, bottom, int(p.axis), int(p.num_axes), "scale")
             operand = scale
             bias_axes = int(p.num_axes)
-        check_operand(self, bottom, operand, int(p.axis), "scale")
+        self.scale_axis = check_operand(self, bottom, operand, int(p.axis), "scale")
         bias = None
         if p.bias_term:
             bias = learned_shape(self, bottom, int(p.axis), bias_axes, "bias")
-            check_operand(self, bottom, bias, int(p.axis), "bias")
+            self.bias_axis = check_operand(self, bottom, bias, int(p.axis), "bias")
         return scale, bias
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
@@ -48,11 +58,21 @@ class Scale(Layer):
         return [tuple(bottom_shapes[0])]
 
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
+        p = self.lp.scale_param
         scale, bias = self._shapes(bottom_shapes)
-        blobs = [] if scale is None else [ParamBlob(scale, "weight")]
+        filler = p.filler if p.HasField("filler") else constant_filler(1.0)
+        blobs = [] if scale is None else [ParamBlob(scale, "weight", filler)]
         if bias is not None:
-            blobs.append(ParamBlob(bias, "bias"))
+            blobs.append(ParamBlob(bias, "bias", given_filler(p, "bias_filler")))
         return blobs
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = bottoms[0]
+        factor = bottoms[1] if len(bottoms) > 1 else blobs[0]
+        top = x * at_axis(factor, x.ndim, self.scale_axis)
+        if self.lp.scale_param.bias_term:
+            top += at_axis(blobs[-1], x.ndim, self.bias_axis)
+        return [top]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         per = 2 if self.lp.scale_param.bias_term else 1

@@ -4,12 +4,16 @@ Caffe rule (SliceLayer): ``axis`` (default 1) or legacy ``slice_dim`` (not both)
 there must be exactly ``#tops - 1`` strictly increasing points, and no more tops than the axis size;
 the tops get sizes ``p0, p1-p0, ..., size-p_last``. Without points the axis is split evenly and must
 be divisible by the number of tops. Data movement only: 0 FLOPs.
+
+Forward: each top is a contiguous copy of its slab (one top is passed through: Caffe shares its data).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from caffecx.layers._common import axis_index, check_blob_counts, field_set
-from caffecx.layers.base import Context, Layer, Shape, register
+from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
 @register("Slice")
@@ -17,6 +21,7 @@ class Slice(Layer):
     """Caffe's ``Slice``; see the module docstring."""
 
     num_tops = (1, None)
+    axis: int = 1
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
         check_blob_counts(self, bottom_shapes)
@@ -47,4 +52,17 @@ class Slice(Layer):
             self.check(size % n_top == 0,
                        f"Number of top blobs ({n_top}) should evenly divide input slice axis ({size})")
             sizes = [size // n_top] * n_top
+        self.axis = axis
         return [tuple(s if i != axis else k for i, s in enumerate(bottom)) for k in sizes]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = bottoms[0]
+        if len(self.top_shapes) == 1:
+            return [x]
+        bounds = np.cumsum([0] + [s[self.axis] for s in self.top_shapes])
+        index: list[slice] = [slice(None)] * x.ndim
+        tops = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            index[self.axis] = slice(int(lo), int(hi))
+            tops.append(np.ascontiguousarray(x[tuple(index)]))
+        return tops

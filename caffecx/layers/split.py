@@ -2,12 +2,16 @@
 
 Caffe rule (SplitLayer): every top has the bottom's shape; in-place use is refused. 0 FLOPs (the tops
 share the bottom's data in the forward pass; Caffe still counts each top in its memory total).
+
+Forward: every top is the bottom array itself.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from caffecx.layers._common import check_blob_counts, not_in_place
-from caffecx.layers.base import Context, Layer, Shape, register
+from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
 @register("Split")
@@ -21,3 +25,6 @@ class Split(Layer):
         check_blob_counts(self, bottom_shapes)
         not_in_place(self)
         return [tuple(bottom_shapes[0]) for _ in self.lp.top]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        return [bottoms[0] for _ in self.top_shapes]

@@ -2,12 +2,17 @@
 
 Caffe rule (TileLayer): ``axis`` (default 1, canonicalized), ``tiles`` must be positive; top = bottom
 with ``shape[axis] *= tiles``. Data movement only: 0 FLOPs.
+
+Forward: the block ``shape[axis:]`` of each outer index is repeated ``tiles`` times in a row (so axis
+``a`` of size d becomes ``x0..x(d-1), x0..x(d-1), ...``, like ``np.tile``, not ``np.repeat``).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from caffecx.layers._common import axis_index, check_blob_counts
-from caffecx.layers.base import Context, Layer, Shape, register
+from caffecx.layers.base import Context, Layer, RunContext, Shape, count, register
 
 
 @register("Tile")
@@ -21,5 +26,13 @@ class Tile(Layer):
         axis = axis_index(self, bottom, int(p.axis))
         tiles = int(p.tiles)
         self.check(tiles > 0, "Number of tiles must be positive.")
+        self.axis, self.tiles = axis, tiles
         bottom[axis] *= tiles
         return [tuple(bottom)]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = bottoms[0]
+        outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis)
+        block = x.reshape(outer, 1, inner)
+        tiled = np.broadcast_to(block, (outer, self.tiles, inner))
+        return [tiled.reshape(self.top_shapes[0])]

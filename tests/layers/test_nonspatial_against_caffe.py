@@ -1,15 +1,17 @@
 """Every layer of a non-spatial type in the real Caffe logs: our top shapes = the `Top shape:` lines,
-and our declared blobs = the shapes stored in the fixtures' .caffemodel files."""
+our declared blobs = the shapes stored in the fixtures' .caffemodel files, and our forward = Caffe's
+blobs in the fixtures' .npz (each layer fed Caffe's own bottoms and weights)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from layerkit import net_layers, setup_log
 from paths import FIXTURES, NETS
 
-from caffecx.layers import Context, layer_class
+from caffecx.layers import Context, RunContext, layer_class
 from caffecx.layers.base import Layer
 
 MINE = {
@@ -101,3 +103,69 @@ def test_prelu_shared_slope_is_a_0_axis_blob_in_the_caffemodel() -> None:
     assert stored["bn2"] == [(8,), (8,), (1,)]
     assert stored["sc2"] == [(8,), (8,)]
     assert stored_shapes(NETS / "layers_2.caffemodel")["bias"] == [(6,)]
+
+
+# -- forward against Caffe's own numbers -------------------------------------------------------------
+FORWARD_MODULES = {
+    "activations", "batch_norm", "scale", "bias", "mvn", "softmax", "inner_product", "embed", "eltwise",
+    "concat", "slice", "split", "flatten", "reshape", "tile", "reduction", "argmax", "misc",
+}
+GOLDEN = [(NETS / f"{n}.prototxt", NETS / f"{n}.caffemodel", NETS / f"{n}.npz")
+          for n in ("layers_1", "layers_2", "layers_3_v1")] + [
+    (FIXTURES / "lenet" / "lenet_deploy_b4.prototxt", FIXTURES / "lenet" / "lenet_iter_1000.caffemodel",
+     FIXTURES / "lenet" / "lenet_deploy_b4.npz")]
+
+
+def forward_mine(planned: object) -> bool:
+    impl = planned.impl
+    return impl is not None and type(impl).__module__.rsplit(".", 1)[-1] in FORWARD_MODULES
+
+
+def golden_cases(prototxt: Path, model: Path) -> list[tuple[object, list[object]]]:
+    """(layer, in-place followers) chains whose bottoms keep their final npz value after the first layer
+    ran and whose tops end as the chain left them; one layer of the chain at least of these modules, all
+    runnable (a chain starting at a Convolution joins once that layer has a forward)."""
+    from caffecx.graph import load_net
+    from caffecx.plan import plan_net
+
+    layers = plan_net(load_net(str(prototxt), weights=str(model))).layers
+    cases = []
+    for i, planned in enumerate(layers):
+        later = layers[i + 1:]
+        if not planned.node.bottoms or set(planned.node.tops) & set(planned.node.bottoms):
+            continue
+        if any(set(p.node.tops) & set(planned.node.bottoms) for p in later):
+            continue
+        followers = [p for p in later if set(p.node.tops) & set(planned.node.tops)]
+        chain = [planned, *followers]
+        if (all(len(p.node.tops) == 1 and p.node.tops == p.node.bottoms for p in followers)
+                and any(forward_mine(p) for p in chain)
+                and all(p.impl is not None and p.impl.forward_refusal() is None for p in chain)):
+            cases.append((planned, followers))
+    return cases
+
+
+def run_planned(planned: object, bottoms: list[np.ndarray]) -> list[np.ndarray]:
+    blobs = [np.asarray(w).reshape(b.shape).astype(np.float32)
+             for w, b in zip(planned.weights, planned.param_blobs, strict=True)]
+    return planned.impl.forward(bottoms, blobs, RunContext(phase="TEST", dtype=np.float32))
+
+
+@pytest.mark.parametrize(("prototxt", "model", "npz"), GOLDEN, ids=lambda p: p.name)
+def test_forward_matches_caffe(prototxt: Path, model: Path, npz: Path) -> None:
+    ref = np.load(npz)
+    checked = []
+    for planned, followers in golden_cases(prototxt, model):
+        tops = run_planned(planned, [ref[f"blob/{b}"] for b in planned.node.bottoms])
+        for follower in followers:
+            tops = [run_planned(follower, tops)[0]]
+        for name, top in zip(planned.node.tops, tops, strict=True):
+            want = ref[f"blob/{name}"]
+            assert top.dtype == np.float32 and top.shape == want.shape, (planned.name, name)
+            tol = 1e-4 * max(float(np.abs(want).max()), 1e-30)
+            assert np.abs(top - want).max() <= tol, f"{npz.name}: {planned.name} -> {name}"
+        checked.append(planned.type)
+    assert checked, npz.name
+    if npz.stem == "layers_2":
+        assert {"ELU", "AbsVal", "BNLL", "Exp", "Log", "Bias", "Scale", "MVN", "Eltwise", "Reshape", "Reduction",
+                "Tile", "ArgMax", "Threshold", "Clip", "Swish", "InnerProduct", "Softmax", "Split"} <= set(checked)
