@@ -208,7 +208,8 @@ class Power(Neuron):
         if power == 2:
             y = np.square(y)
         elif power != 1:
-            y = np.power(y, power)
+            with np.errstate(all="ignore"):  # NaN/Inf propagate silently, as in Caffe
+                y = np.power(y, power)
         return [y if y is not x else x.copy()]
 
 
@@ -235,9 +236,10 @@ class Exp(Neuron):
         log_base = _scalar(1, run) if p.base == -1 else np.log(base)
         inner = log_base * scale
         outer = _scalar(1, run) if shift == 0 else (np.exp(shift) if p.base == -1 else np.power(base, shift))
-        y = np.exp(bottoms[0]) if inner == 1 else np.exp(bottoms[0] * inner)
-        if outer != 1:
-            y *= outer
+        with np.errstate(over="ignore"):
+            y = np.exp(bottoms[0]) if inner == 1 else np.exp(bottoms[0] * inner)
+            if outer != 1:
+                y *= outer
         return [y]
 
 
@@ -262,7 +264,8 @@ class Log(Neuron):
         y = bottoms[0] * scale if scale != 1 else bottoms[0]
         if shift != 0:
             y = y + shift
-        y = np.log(y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.log(y)
         if base_scale != 1:
             y *= base_scale
         return [y]

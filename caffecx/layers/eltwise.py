@@ -7,9 +7,9 @@ Top = ``bottom[0]`` shape. No stored blobs.
 FLOPs for n bottoms of `count` elements: SUM = (n-1)*count adds, plus n*count muls when some coeff != 1;
 PROD = (n-1)*count muls; MAX = (n-1)*count comparisons.
 
-Forward: SUM accumulates ``coeff_i * x_i`` in bottom order, PROD multiplies in bottom order, MAX keeps
-the running value unless a later bottom is strictly greater (``a > b ? a : b``, so a NaN in the running
-value is replaced by the next bottom's value, unlike ``np.maximum``).
+Forward: SUM accumulates ``coeff_i * x_i`` in bottom order, PROD multiplies in bottom order. MAX takes
+``x0 > x1 ? x0 : x1``, then replaces the running value only where a later bottom is strictly greater; NaNs
+follow those comparisons (``(NaN, 2)`` gives 2, ``(1, NaN)`` gives NaN), not ``np.maximum``'s propagation.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
-from layerkit import tops
+from layerkit import run, tops
 from paths import NETS
 
 from caffecx.errors import ShapeError
@@ -43,3 +44,21 @@ def test_mismatch_names_layer_and_both_shapes_like_caffes_log() -> None:
 def test_axis_count_mismatch() -> None:
     with pytest.raises(ShapeError, match="same #axes"):
         tops('name: "c" type: "Concat" bottom: "a" bottom: "b" top: "c"', (2, 3), (2, 3, 1))
+
+
+# -- forward ------------------------------------------------------------------------------------------
+def test_concat_forward_along_axis_and_concat_dim() -> None:
+    a, b = np.arange(6.0).reshape(1, 2, 3), np.arange(10.0, 13.0).reshape(1, 1, 3)
+    (top,) = run('name: "c" type: "Concat" bottom: "a" bottom: "b" top: "y"', a, b)
+    assert top.tolist() == [[[0, 1, 2], [3, 4, 5], [10, 11, 12]]]
+    (top,) = run('name: "c" type: "Concat" bottom: "a" bottom: "b" top: "y" concat_param { axis: -1 }',
+                 a, np.full((1, 2, 1), 9.0))
+    assert top.tolist() == [[[0, 1, 2, 9], [3, 4, 5, 9]]]
+    (top,) = run('name: "c" type: "Concat" bottom: "a" bottom: "b" top: "y" concat_param { concat_dim: 0 }', a, a)
+    assert top.shape == (2, 2, 3) and (top[1] == a[0]).all()
+
+
+def test_a_single_bottom_is_passed_through() -> None:
+    a = np.ones((2, 3), dtype=np.float32)
+    (top,) = run('name: "c" type: "Concat" bottom: "a" top: "y"', a)
+    assert top is a

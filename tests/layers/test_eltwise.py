@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from layerkit import make, tops
+from layerkit import make, run, tops
 
 from caffecx.errors import ShapeError
 from caffecx.layers import Counts
@@ -47,3 +48,28 @@ def test_coefficient_rules() -> None:
         tops('name: "e" type: "Eltwise" bottom: "a" bottom: "b" top: "y" eltwise_param { operation: PROD coeff: 1 coeff: 2 }', S, S)
     with pytest.raises(ShapeError, match="at least 2 bottom"):
         tops('name: "e" type: "Eltwise" bottom: "a" top: "y"', S)
+
+
+# -- forward ------------------------------------------------------------------------------------------
+A, B, C = np.array([1.0, -2.0, 3.0]), np.array([4.0, 5.0, -6.0]), np.array([0.5, 0.5, 10.0])
+
+
+def elt(params: str, *bottoms: np.ndarray) -> list[float]:
+    names = " ".join(f'bottom: "b{i}"' for i in range(len(bottoms)))
+    (top,) = run(f'name: "e" type: "Eltwise" {names} top: "y" eltwise_param {{ {params} }}', *bottoms)
+    return top.tolist()
+
+
+def test_sum_prod_max() -> None:
+    assert elt("", A, B, C) == [5.5, 3.5, 7.0]
+    assert elt("coeff: 1 coeff: -1", A, B) == [-3.0, -7.0, 9.0]
+    assert elt("coeff: 2 coeff: 0.5 coeff: -1", A, B, C) == [3.5, -2.0, -7.0]
+    assert elt("operation: PROD", A, B, C) == [2.0, -5.0, -180.0]
+    assert elt("operation: MAX", A, B, C) == [4.0, 5.0, 10.0]
+
+
+def test_max_keeps_caffes_strict_comparison_with_nan() -> None:
+    # bottom 0 vs 1: a > b ? a : b, so (NaN, 2) gives 2 and (1, NaN) gives NaN; a later bottom replaces the
+    # running value only when strictly greater, which a NaN running value never is
+    out = elt("operation: MAX", np.array([np.nan, 1.0]), np.array([2.0, np.nan]), np.array([0.0, 5.0]))
+    assert out[0] == 2.0 and np.isnan(out[1])

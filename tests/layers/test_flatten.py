@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from layerkit import tops
+from layerkit import run, tops
 
 from caffecx.errors import ShapeError
 
@@ -34,3 +35,10 @@ def test_errors() -> None:
         tops('name: "f" type: "Flatten" bottom: "x" top: "y" flatten_param { axis: 3 end_axis: 1 }', B)
     with pytest.raises(ShapeError, match="does not allow in-place"):
         tops('name: "f" type: "Flatten" bottom: "x" top: "x"', B)
+
+
+def test_flatten_forward_is_a_view() -> None:
+    x = np.arange(180, dtype=np.float32).reshape(B)
+    (top,) = run('name: "f" type: "Flatten" bottom: "x" top: "y" flatten_param { axis: 1 end_axis: 2 }', x)
+    assert top.shape == (2, 18, 5) and np.shares_memory(top, x)
+    assert top[1, 7].tolist() == x[1, 1, 1].tolist()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from google.protobuf import text_format
+from layerkit import run
 
 from caffecx.errors import ShapeError
 from caffecx.layers import GLOBAL, Context, Counts, layer_class
@@ -62,3 +64,31 @@ def test_embed_checks() -> None:
         embed("num_output: 64").setup([(10,)], Context())
     with pytest.raises(ShapeError, match="num_output must be positive"):
         embed("input_dim: 64").setup([(10,)], Context())
+
+
+# -- forward ------------------------------------------------------------------------------------------
+def test_forward_rows_times_weight_rows_plus_bias() -> None:
+    x = np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 1.0]])
+    w = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])  # (num_output, K)
+    text = 'name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param { num_output: 2 }'
+    (top,) = run(text, x, blobs=[w, np.array([10.0, 20.0])])
+    assert top.tolist() == [[11.0, 26.0], [10.0, 20.0]]
+    transposed = text.replace("num_output: 2", "num_output: 2 transpose: true bias_term: false")
+    (top,) = run(transposed, x, blobs=[w.T])  # (K, num_output)
+    assert top.tolist() == [[1.0, 6.0], [0.0, 0.0]]
+
+
+def test_forward_axis_2_keeps_the_leading_axes() -> None:
+    x = np.arange(24, dtype=np.float64).reshape(2, 3, 2, 2)
+    w = np.arange(8, dtype=np.float64).reshape(2, 4) - 3
+    text = 'name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param { num_output: 2 axis: 2 bias_term: false }'
+    (top,) = run(text, x, blobs=[w])
+    want = np.array([[[sum(x[n, c].reshape(-1)[k] * w[o, k] for k in range(4)) for o in range(2)] for c in range(3)]
+                     for n in range(2)])
+    np.testing.assert_allclose(top, want)
+
+
+def test_fillers_are_the_params_fillers() -> None:
+    blobs = make('name: "ip" type: "InnerProduct" inner_product_param { num_output: 2 weight_filler { type: "xavier" } }'
+                 ).param_shapes([(4, 3)])
+    assert blobs[0].filler.type == "xavier" and blobs[1].filler is None

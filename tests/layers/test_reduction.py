@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from layerkit import make, tops
+from layerkit import make, run, tops
 
 from caffecx.layers import Counts
 
@@ -29,3 +30,24 @@ def test_flops() -> None:
     assert flops("reduction_param { operation: SUMSQ axis: 2 coeff: 0.5 }", (2, 3)) == 2 * 1728 + 6
     assert flops("reduction_param { operation: MEAN axis: 1 }", (2,)) == 1728 + 2
     assert make('name: "r" type: "Reduction" bottom: "x" top: "y"').counts(b, [()]) == Counts(0, 1728)
+
+
+# -- forward ------------------------------------------------------------------------------------------
+X = np.array([[[1.0, -2.0], [3.0, -4.0]], [[0.5, 0.5], [-1.0, 2.0]]])  # (2, 2, 2)
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ("operation: SUM axis: 1", [-2.0, 2.0]),
+    ("operation: ASUM axis: 1", [10.0, 4.0]),
+    ("operation: SUMSQ axis: 1", [30.0, 5.5]),
+    ("operation: MEAN axis: 1", [-0.5, 0.5]),
+    ("operation: MEAN axis: 1 coeff: 2", [-1.0, 1.0]),
+    ("operation: SUM axis: 2 coeff: -1", [[1.0, 1.0], [-1.0, -1.0]]),
+    ("operation: ASUM axis: -1", [[3.0, 7.0], [1.0, 3.0]]),
+    ("operation: SUM", 0.0),
+    ("operation: MEAN coeff: 4", 0.0),
+    ("operation: SUMSQ coeff: 0.5", 17.75),
+])
+def test_reductions_over_the_trailing_axes(params: str, expected: object) -> None:
+    (top,) = run(f'name: "r" type: "Reduction" bottom: "x" top: "y" reduction_param {{ {params} }}', X)
+    assert top.tolist() == expected

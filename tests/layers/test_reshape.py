@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from layerkit import tops
+from layerkit import run, tops
 
 from caffecx.errors import ShapeError
 
@@ -78,3 +79,13 @@ def test_any_single_minus_one_keeps_the_count(bottom: list[int], data: st.DataOb
     top = reshape(dims, f"axis: {start} num_axes: {end - start}", tuple(bottom))
     assert math.prod(top) == math.prod(bottom)
     assert top[:start] == tuple(bottom[:start]) and top[start + len(dims):] == tuple(bottom[end:])
+
+
+def test_reshape_forward_copies_0_infers_minus_1_and_keeps_the_data_order() -> None:
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    (top,) = run('name: "r" type: "Reshape" bottom: "x" top: "y" reshape_param { shape { dim: 0 dim: -1 dim: 2 } }', x)
+    assert top.shape == (2, 6, 2) and np.shares_memory(top, x)
+    assert top.reshape(-1).tolist() == list(range(24))
+    (top,) = run('name: "r" type: "Reshape" bottom: "x" top: "y" '
+                 'reshape_param { shape { dim: 2 dim: 2 } axis: 2 num_axes: 1 }', x)
+    assert top.shape == (2, 3, 2, 2) and top[1, 2, 1, 0] == x[1, 2, 2]

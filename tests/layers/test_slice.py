@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from layerkit import tops
+from layerkit import run, tops
 
 from caffecx.errors import ShapeError
 
@@ -53,3 +54,15 @@ def test_slice_pieces_tile_the_axis(size: int, data: st.DataObject) -> None:
     assert sum(s[1] for s in out) == size
     assert all(s[0] == 2 and s[2] == 3 for s in out)
     assert [s[1] for s in out] == [b - a for a, b in zip([0, *points], [*points, size], strict=True)]
+
+
+# -- forward ------------------------------------------------------------------------------------------
+def test_slice_points_and_even_split_forward() -> None:
+    x = np.arange(12.0).reshape(2, 6)
+    a, b, c = run('name: "s" type: "Slice" bottom: "x" top: "a" top: "b" top: "c" slice_param { slice_point: 1 slice_point: 4 }', x)
+    assert a.tolist() == [[0], [6]] and b.tolist() == [[1, 2, 3], [7, 8, 9]] and c.tolist() == [[4, 5], [10, 11]]
+    assert all(t.flags.c_contiguous for t in (a, b, c))
+    top, bottom = run('name: "s" type: "Slice" bottom: "x" top: "a" top: "b" slice_param { slice_dim: 0 }', x)
+    assert top.tolist() == [x[0].tolist()] and bottom.tolist() == [x[1].tolist()]
+    one = np.ones((2, 2), dtype=np.float32)
+    assert run('name: "s" type: "Slice" bottom: "x" top: "a"', one)[0] is one
