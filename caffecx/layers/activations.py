@@ -52,6 +52,14 @@ def _scalar(value: float, run: RunContext) -> Any:
     return np.dtype(run.dtype).type(value)
 
 
+def _leaky(x: np.ndarray, slope: Any, run: RunContext) -> np.ndarray:
+    """Caffe's ``max(x, 0) + slope * min(x, 0)`` (slope a scalar or a broadcastable array)."""
+    top = np.minimum(x, _scalar(0, run))
+    top *= slope
+    top += np.maximum(x, _scalar(0, run))
+    return top
+
+
 def _sigmoid(x: np.ndarray, dtype: Any) -> np.ndarray:
     """Caffe's sigmoid, ``0.5 * tanh(0.5 * x) + 0.5``, in a new array of `dtype`."""
     t = np.multiply(x, 0.5, dtype=dtype)
@@ -90,7 +98,7 @@ class ReLU(Neuron):
         slope = self.lp.relu_param.negative_slope
         if slope == 0:
             return [np.maximum(x, _scalar(0, run))]
-        return [np.where(x > 0, x, x * _scalar(slope, run))]
+        return [_leaky(x, _scalar(slope, run), run)]
 
 
 @register("PReLU")
@@ -117,7 +125,7 @@ class PReLU(Neuron):
         x = bottoms[0]
         slope = blobs[0].reshape(()) if self.lp.prelu_param.channel_shared else \
             blobs[0].reshape((1, -1) + (1,) * (x.ndim - 2))
-        return [np.where(x > 0, x, x * slope)]
+        return [_leaky(x, slope, run)]
 
 
 @register("ELU")
@@ -328,8 +336,8 @@ class Dropout(Neuron):
         x = bottoms[0]
         if run.phase != "TRAIN":
             return [x if scale_train else x * _scalar(1.0 / float(scale), run)]
-        keep = run.rng.random(x.shape) < 1.0 - ratio
-        y = np.where(keep, x, _scalar(0, run))
+        keep = run.rng.random(x.shape, dtype=np.float32) < np.float32(1.0 - ratio)
+        y = x * keep
         if scale_train:
             y *= scale
         return [y]
