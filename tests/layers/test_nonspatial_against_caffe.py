@@ -145,23 +145,24 @@ def golden_cases(prototxt: Path, model: Path) -> list[tuple[object, list[object]
     return cases
 
 
-def run_planned(planned: object, bottoms: list[np.ndarray]) -> list[np.ndarray]:
-    blobs = [np.asarray(w).reshape(b.shape).astype(np.float32)
+def run_planned(planned: object, bottoms: list[np.ndarray], dtype: type) -> list[np.ndarray]:
+    blobs = [np.asarray(w).reshape(b.shape).astype(dtype)
              for w, b in zip(planned.weights, planned.param_blobs, strict=True)]
-    return planned.impl.forward(bottoms, blobs, RunContext(phase="TEST", dtype=np.float32))
+    return planned.impl.forward(bottoms, blobs, RunContext(phase="TEST", dtype=dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("prototxt", "model", "npz"), GOLDEN, ids=lambda p: p.name)
-def test_forward_matches_caffe(prototxt: Path, model: Path, npz: Path) -> None:
+def test_forward_matches_caffe(prototxt: Path, model: Path, npz: Path, dtype: type) -> None:
     ref = np.load(npz)
     checked = []
     for planned, followers in golden_cases(prototxt, model):
-        tops = run_planned(planned, [ref[f"blob/{b}"] for b in planned.node.bottoms])
+        tops = run_planned(planned, [ref[f"blob/{b}"].astype(dtype) for b in planned.node.bottoms], dtype)
         for follower in followers:
-            tops = [run_planned(follower, tops)[0]]
+            tops = [run_planned(follower, tops, dtype)[0]]
         for name, top in zip(planned.node.tops, tops, strict=True):
             want = ref[f"blob/{name}"]
-            assert top.dtype == np.float32 and top.shape == want.shape, (planned.name, name)
+            assert top.dtype == dtype and top.shape == want.shape, (planned.name, name)
             tol = 1e-4 * max(float(np.abs(want).max()), 1e-30)
             assert np.abs(top - want).max() <= tol, f"{npz.name}: {planned.name} -> {name}"
         checked.append(planned.type)
