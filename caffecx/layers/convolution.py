@@ -12,6 +12,13 @@ Stored blobs: weight ``(num_output, channels/group, *kernel)``, then bias ``(num
 Counts (per bottom/top pair, whole batch): MACs = N * C_out * prod(out) * (C_in/group) * prod(kernel);
 FLOPs = 2*MACs + N*C_out*prod(out) bias adds when ``bias_term``. Border taps that fall into the padding
 are counted (as a dense GEMM over im2col does), unlike tools that skip them.
+
+Forward (Caffe's ``forward_cpu_gemm``): zero padding, one GEMM per group of the weights
+``(C_out/g, C_in/g*K)`` against the column buffer ``(C_in/g*K, P)``, then the bias per output channel.
+Here: 1x1/stride 1/pad 0 is a plain matmul (Caffe's ``is_1x1_``), depthwise (group = channels =
+num_output) a sum over kernel taps of shifted strided views, anything else strided windows into one
+batched GEMM over the groups. Windows Caffe's truncating output size lets run past the padded input
+read zeros, as im2col does.
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from caffecx.layers.base import Context, Counts, Layer, ParamBlob, Shape, Window, register
+import numpy as np
+
+from caffecx.layers._windows import pad_for_windows, taps, window_view
+from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, Window, register
 from caffecx.layers.spatial import Geometry, conv_axes, conv_geometry, spatial_out
 
 
@@ -80,6 +90,7 @@ class Convolution(Layer):
         spatial = first[s.channel_axis + 1 :]
         out = spatial_out(spatial, s.geometry, self.check, transposed=self.transposed)
         top = (*first[: s.channel_axis], s.num_output, *out)
+        self.parsed = s
         return [top for _ in bottom_shapes]
 
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
@@ -88,10 +99,31 @@ class Convolution(Layer):
             weight = (s.channels, s.num_output // s.group, *s.geometry.kernel)
         else:
             weight = (s.num_output, s.channels // s.group, *s.geometry.kernel)
-        blobs = [ParamBlob(weight, "weight")]
+        cp = self.lp.convolution_param
+        blobs = [ParamBlob(weight, "weight", filler=cp.weight_filler)]
         if s.bias_term:
-            blobs.append(ParamBlob((s.num_output,), "bias"))
+            blobs.append(ParamBlob((s.num_output,), "bias", filler=cp.bias_filler))
         return blobs
+
+    # -- forward ----------------------------------------------------------------------------------
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """One top per bottom, all with the same weights (see the module docstring)."""
+        s = self.parsed
+        weight = np.asarray(blobs[0], dtype=run.dtype)
+        bias = np.asarray(blobs[1], dtype=run.dtype) if s.bias_term else None
+        tops = []
+        for x, top_shape in zip(bottoms, self.top_shapes, strict=True):
+            lead = top_shape[: s.channel_axis]
+            x = np.asarray(x, dtype=run.dtype).reshape(math.prod(lead), s.channels, *x.shape[s.channel_axis + 1 :])
+            y = self.compute(x, weight, top_shape[s.channel_axis + 1 :])
+            if bias is not None:
+                y += bias.reshape(-1, *(1,) * (y.ndim - 2))
+            tops.append(y.reshape(top_shape))
+        return tops
+
+    def compute(self, x: np.ndarray, weight: np.ndarray, out: Shape) -> np.ndarray:
+        """``(num, C_in, *in)`` -> ``(num, C_out, *out)`` without bias (fresh array)."""
+        return conv_nd(x, weight, self.parsed.geometry, self.parsed.group, tuple(out))
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         s = self.spec(tuple(bottom_shapes[0]))
@@ -111,3 +143,41 @@ class Convolution(Layer):
 
     def window(self, bottom_shapes: list[Shape]) -> Window | None:
         return self.spec(tuple(bottom_shapes[0])).geometry.window(transposed=self.transposed)
+
+
+# -- the convolution itself (shared with layers that need a plain N-d conv) ---------------------------
+
+
+def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
+    """Caffe's grouped, dilated N-d convolution (no bias): ``x (num, C_in, *in)``, ``weight
+    (C_out, C_in/group, *kernel)`` -> ``(num, C_out, *out)`` in ``x``'s dtype."""
+    num, channels = x.shape[:2]
+    c_out = weight.shape[0]
+    if math.prod(out) == 0 or num == 0:
+        return np.zeros((num, c_out, *out), dtype=x.dtype)
+    if all(k == 1 for k in geo.kernel) and all(st == 1 for st in geo.stride) and not any(geo.pad):
+        cols = x.reshape(num, group, channels // group, -1)
+        w = weight.reshape(group, c_out // group, channels // group)
+        return np.matmul(w, cols).reshape(num, c_out, *out)
+    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
+    if group == channels == c_out:
+        return depthwise(xp, weight, geo, out)
+    view = window_view(xp, out, geo.kernel, geo.stride, geo.dilation)
+    k = math.prod(geo.kernel)
+    cols = view.reshape(num, group, channels // group * k, math.prod(out))
+    w = weight.reshape(group, c_out // group, channels // group * k)
+    return np.matmul(w, cols).reshape(num, c_out, *out)
+
+
+def depthwise(xp: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape) -> np.ndarray:
+    """Depthwise conv of padded ``xp (num, C, *padded)``: the sum over kernel taps of each tap's
+    strided view times that tap's per-channel weight (one multiply-add pass per tap)."""
+    channels = xp.shape[1]
+    w = weight.reshape(channels, -1)
+    bshape = (channels, *(1,) * len(out))
+    acc = np.zeros((xp.shape[0], channels, *out), dtype=xp.dtype)
+    tmp = np.empty_like(acc)
+    for flat, view in taps(xp, out, geo.kernel, geo.stride, geo.dilation):
+        np.multiply(view, w[:, flat].reshape(bshape), out=tmp)
+        acc += tmp
+    return acc

@@ -7,11 +7,15 @@ CHECK per cropped axis: ``bottom0[i] - offset >= bottom1[i]``. bottom[1] only su
 is never read). Note FCN-era forks with ``crop_h/crop_w``-style offsets differ; this is BVLC's rule.
 
 Counts: none (a copy). Receptive field: unchanged (a crop shifts, it does not widen).
+
+Forward: ``top = bottom0[..., off_i : off_i + bottom1.shape[i], ...]`` on the cropped axes (a view).
 """
 
 from __future__ import annotations
 
-from caffecx.layers.base import Context, Layer, Shape, register
+import numpy as np
+
+from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
 @register("Crop")
@@ -52,4 +56,12 @@ class Crop(Layer):
                 f"(input size {data[i]})",
             )
             top[i] = like[i]
+        self.parsed = (axis, offsets)
         return [tuple(top)]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        axis, offsets = self.parsed
+        top = self.top_shapes[0]
+        index = tuple(slice(None) if i < axis else slice(offsets[i - axis], offsets[i - axis] + top[i])
+                      for i in range(len(top)))
+        return [np.asarray(bottoms[0], dtype=run.dtype)[index]]

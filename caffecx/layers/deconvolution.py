@@ -10,12 +10,22 @@ respect to Convolution — then bias ``(num_output,)``.
 Counts use the scatter form Caffe computes (col2im of a GEMM over the *input*):
 MACs = N * C_in * prod(in spatial) * (C_out/group) * prod(kernel);
 FLOPs = 2*MACs + N*C_out*prod(out) bias adds when ``bias_term``.
+
+Forward (Caffe's ``backward_cpu_gemm`` run forwards): per group, columns = ``W_g^T @ x_g`` with
+``W_g`` of shape ``(C_in/g, C_out/g*K)``, then col2im onto the output (taps landing in the ``pad``
+border are dropped), then the bias. N-d and dilated like Convolution.
 """
 
 from __future__ import annotations
 
-from caffecx.layers.base import register
+import math
+
+import numpy as np
+
+from caffecx.layers._windows import col2im
+from caffecx.layers.base import Shape, register
 from caffecx.layers.convolution import Convolution
+from caffecx.layers.spatial import Geometry
 
 
 @register("Deconvolution")
@@ -23,3 +33,22 @@ class Deconvolution(Convolution):
     """Caffe's ``Deconvolution``: Convolution's parameters, transposed geometry and weight layout."""
 
     transposed = True
+
+    def compute(self, x: np.ndarray, weight: np.ndarray, out: Shape) -> np.ndarray:
+        return deconv_nd(x, weight, self.parsed.geometry, self.parsed.group, tuple(out))
+
+
+def deconv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
+    """Transposed N-d convolution (no bias): ``x (num, C_in, *in)``, ``weight (C_in, C_out/group,
+    *kernel)`` -> ``(num, C_out, *out)``."""
+    num, channels = x.shape[:2]
+    spatial = x.shape[2:]
+    c_out = weight.shape[1] * group
+    k = math.prod(geo.kernel)
+    if math.prod(out) == 0 or num == 0:
+        return np.zeros((num, c_out, *out), dtype=x.dtype)
+    w = weight.reshape(group, channels // group, c_out // group * k).transpose(0, 2, 1)
+    cols = np.matmul(w, x.reshape(num, group, channels // group, math.prod(spatial)))
+    cols = cols.reshape(num, c_out, *geo.kernel, *spatial)
+    y = col2im(cols, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
+    return np.ascontiguousarray(y)

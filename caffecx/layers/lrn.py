@@ -10,14 +10,23 @@ ACROSS_CHANNELS = local_size + 5 FLOPs (1 square, local_size adds of the window,
 1 add of k, 1 pow, 1 mul by x); WITHIN_CHANNEL = local_size^2 + 6 (1 square, local_size^2 adds, 1
 division of the average, 1 mul + 1 add of the Power layer, 1 pow, 1 mul by x). Caffe's running-sum
 implementation across channels does fewer adds; the convention counts the window directly.
+
+Forward: ACROSS_CHANNELS ``scale = k + alpha/size * sum(x^2 over channels c-(size-1)/2 ..
+c+(size-1)/2, zeros beyond the ends)``, ``top = x * scale^-beta``. WITHIN_CHANNEL is Caffe's
+sub-net: ``x^2`` -> AVE Pooling (kernel size, pad (size-1)/2, stride 1; the Pooling divisor rule) ->
+Power ``(1 + alpha*avg)^-beta`` -> product with x. Note that WITHIN_CHANNEL ignores ``k`` (Caffe's
+Power shift is fixed at 1).
 """
 
 from __future__ import annotations
 
 import math
 
-from caffecx.layers.base import Context, Counts, Layer, Shape, Window, register
-from caffecx.layers.spatial import enum_name, require_4d
+import numpy as np
+
+from caffecx.layers.base import Context, Counts, Layer, RunContext, Shape, Window, register
+from caffecx.layers.pooling import pool2d
+from caffecx.layers.spatial import Geometry, enum_name, require_4d
 
 
 @register("LRN")
@@ -37,6 +46,29 @@ class LRN(Layer):
         bottom = tuple(bottom_shapes[0])
         require_4d(bottom, self.check)
         return [bottom]
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = np.asarray(bottoms[0], dtype=run.dtype)
+        lp = self.lp.lrn_param
+        size, alpha, beta = self._size(), float(lp.alpha), float(lp.beta)
+        dt = x.dtype.type
+        if x.size == 0:
+            return [x.copy()]
+        sq = x * x
+        if self.within():
+            pad = (size - 1) // 2
+            geo = Geometry((size, size), (1, 1), (pad, pad), (1, 1))
+            avg = pool2d(sq, "AVE", geo, x.shape[2:])[0]
+            scale = avg * dt(alpha) + dt(1)
+        else:
+            pre = (size - 1) // 2
+            padded = np.zeros((x.shape[0], x.shape[1] + size - 1, *x.shape[2:]), dtype=x.dtype)
+            padded[:, pre : pre + x.shape[1]] = sq
+            total = np.zeros_like(x)
+            for i in range(size):
+                total += padded[:, i : i + x.shape[1]]
+            scale = total * dt(alpha / size) + dt(lp.k)
+        return [(x * np.power(scale, dt(-beta))).astype(run.dtype, copy=False)]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         size = self._size()

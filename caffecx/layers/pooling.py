@@ -12,13 +12,24 @@ Counts (whole batch): no MACs. FLOPs = N*C*prod(out)*prod(kernel) for MAX (one c
 element) and AVE (one add per window element) plus, for AVE, one division per output. STOCHASTIC is
 counted as its TEST-phase weighted average: 2 per window element (square-sum and sum) plus 1 division.
 Windows clipped at the border are counted at full size.
+
+Forward (Caffe's Forward_cpu): MAX starts every output at -FLT_MAX and takes a value only when it is
+strictly greater, scanning the window row by row — so padding never wins, ties keep the first
+position, NaN never wins; the optional second top is that position as ``h*W + w`` within the channel
+(float; -1 if nothing beat -FLT_MAX). AVE sums the real pixels and divides by the window clipped to the
+PADDED extent (``min(start+k, in+pad) - start``), so border windows count their padding cells
+(unlike count_include_pad=False tools) but not cells past the padding that ceil mode adds.
+STOCHASTIC has no CPU forward in Caffe (NOT_IMPLEMENTED): refused.
 """
 
 from __future__ import annotations
 
 import math
 
-from caffecx.layers.base import GLOBAL, Context, Counts, Layer, Shape, Window, register
+import numpy as np
+
+from caffecx.layers._windows import border_divisor, pad_for_windows, taps
+from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
 from caffecx.layers.spatial import Geometry, enum_name, pool_geometry, pool_out_hw, require_4d, round_ceil
 
 
@@ -59,8 +70,20 @@ class Pooling(Layer):
         )
         geo, _ = self.geometry(bottom)
         out = pool_out_hw(bottom[2:], geo, self.check, round_ceil(self.lp.pooling_param))
+        self.parsed = geo
         top = (bottom[0], bottom[1], *out)
         return [top for _ in self.lp.top]
+
+    def forward_refusal(self) -> str | None:
+        if self.method() == "STOCHASTIC":
+            return "Caffe has no CPU forward for STOCHASTIC pooling (Forward_cpu is NOT_IMPLEMENTED)"
+        return None
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = np.asarray(bottoms[0], dtype=run.dtype)
+        out = self.top_shapes[0][2:]
+        top, mask = pool2d(x, self.method(), self.parsed, out, with_mask=len(self.lp.top) > 1)
+        return [top] if mask is None else [top, mask.astype(run.dtype)]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         bottom, top = bottom_shapes[0], top_shapes[0]
@@ -71,3 +94,73 @@ class Pooling(Layer):
     def window(self, bottom_shapes: list[Shape]) -> Window | None:
         geo, is_global = self.geometry(tuple(bottom_shapes[0]))
         return GLOBAL if is_global else geo.window()
+
+
+# -- the pooling itself (shared with SPP and LRN WITHIN_CHANNEL) ------------------------------------
+
+#: Caffe starts MAX outputs at -FLT_MAX (for double nets too).
+_MAX_START = float(np.finfo(np.float32).max)
+
+
+def pool2d(x: np.ndarray, method: str, geo: Geometry, out: Shape,
+           with_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Caffe's MAX/AVE pooling of ``x (N, C, H, W)`` to ``(N, C, *out)`` (see the module docstring);
+    the mask (int64 flat index, -1 where nothing won) only for MAX with `with_mask`."""
+    n, c, h, w = x.shape
+    if 0 in (n, c, out[0], out[1]):
+        empty = np.zeros((n, c, *out), dtype=x.dtype)
+        return empty, (empty.astype(np.int64) if with_mask and method == "MAX" else None)
+    if tuple(out) == (1, 1):
+        return _pool_single(x, method, geo, with_mask)
+    if method == "MAX":
+        return _max_pool(x, geo, out, with_mask)
+    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, value=0.0)
+    acc = np.zeros((n, c, *out), dtype=x.dtype)
+    for _, view in taps(xp, out, geo.kernel, geo.stride):
+        acc += view
+    div = np.multiply.outer(*(border_divisor(size, o, k, s, p) for size, o, k, s, p
+                              in zip((h, w), out, geo.kernel, geo.stride, geo.pad, strict=True)))
+    acc /= div.astype(x.dtype)
+    return acc, None
+
+
+def _max_pool(x: np.ndarray, geo: Geometry, out: Shape,
+              with_mask: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """MAX over the kernel taps in Caffe's scan order (padding is -inf: it never beats -FLT_MAX)."""
+    n, c, h, w = x.shape
+    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, value=-np.inf)
+    best = np.full((n, c, *out), -_MAX_START, dtype=x.dtype)
+    if not with_mask:
+        for _, view in taps(xp, out, geo.kernel, geo.stride):
+            np.fmax(best, view, out=best)  # fmax skips NaN like Caffe's strict '>'
+        return best, None
+    mask = np.full(best.shape, -1, dtype=np.int64)
+    rows = np.arange(out[0]) * geo.stride[0] - geo.pad[0]
+    cols = np.arange(out[1]) * geo.stride[1] - geo.pad[1]
+    better = np.empty(best.shape, dtype=bool)
+    for flat, view in taps(xp, out, geo.kernel, geo.stride):
+        ti, tj = divmod(flat, geo.kernel[1])
+        np.greater(view, best, out=better)
+        np.copyto(best, view, where=better)
+        np.copyto(mask, np.add.outer((rows + ti) * w, cols + tj), where=better)
+    return best, mask
+
+
+def _pool_single(x: np.ndarray, method: str, geo: Geometry,
+                 with_mask: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """One output per channel (global pooling and the like): a reduction over the clipped window."""
+    n, c, h, w = x.shape
+    hend, wend = min(geo.kernel[0] - geo.pad[0], h), min(geo.kernel[1] - geo.pad[1], w)
+    region = x[:, :, :hend, :wend].reshape(n, c, -1)
+    if method == "AVE":
+        pool_size = int(border_divisor(h, 1, geo.kernel[0], geo.stride[0], geo.pad[0])[0]
+                        * border_divisor(w, 1, geo.kernel[1], geo.stride[1], geo.pad[1])[0])
+        total = region.sum(axis=2, dtype=x.dtype)
+        return (total / x.dtype.type(pool_size)).reshape(n, c, 1, 1).astype(x.dtype), None
+    best = np.fmax(np.fmax.reduce(region, axis=2), -_MAX_START).astype(x.dtype)
+    mask = None
+    if with_mask:
+        pos = np.argmax(np.where(np.isnan(region), -np.inf, region), axis=2)
+        mask = np.where(best > -_MAX_START, (pos // wend) * w + pos % wend, -1)
+        mask = mask.reshape(n, c, 1, 1)
+    return best.reshape(n, c, 1, 1), mask

@@ -8,12 +8,18 @@ top = ``(N, sum_i C*ph_i*pw_i)``, usually ``C * (1 + 4 + 16 + ...)``. Quirk: wit
 ``pyramid_height: 1`` Caffe returns the single Pooling's top unflattened, ``(N, C, 1, 1)``.
 
 Counts: the sum of the levels' Pooling counts (see `caffecx.layers.pooling`).
+
+Forward: each level is the Pooling forward (same clip and AVE border-divisor rules), flattened per
+image in (C, h, w) order, the levels concatenated in order 0, 1, ... along axis 1. STOCHASTIC refused
+(Caffe's Pooling has no CPU forward for it).
 """
 
 from __future__ import annotations
 
-from caffecx.layers.base import GLOBAL, Context, Counts, Layer, Shape, Window, register
-from caffecx.layers.pooling import pooling_flops
+import numpy as np
+
+from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
+from caffecx.layers.pooling import pool2d, pooling_flops
 from caffecx.layers.spatial import Geometry, enum_name, pool_out_hw, require_4d
 
 
@@ -61,10 +67,23 @@ class SPP(Layer):
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
         bottom = tuple(bottom_shapes[0])
         levels = self.levels(bottom)
+        self.parsed = levels
         n, c = bottom[0], bottom[1]
         if len(levels) == 1:
             return [(n, c, *levels[0][1])]
         return [(n, sum(c * oh * ow for _, (oh, ow) in levels))]
+
+    def forward_refusal(self) -> str | None:
+        if self.method() == "STOCHASTIC":
+            return "Caffe has no CPU forward for STOCHASTIC pooling (Forward_cpu is NOT_IMPLEMENTED)"
+        return None
+
+    def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        x = np.asarray(bottoms[0], dtype=run.dtype)
+        pooled = [pool2d(x, self.method(), geo, out)[0] for geo, out in self.parsed]
+        if len(pooled) == 1:
+            return [pooled[0]]
+        return [np.concatenate([p.reshape(x.shape[0], -1) for p in pooled], axis=1)]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         bottom = tuple(bottom_shapes[0])

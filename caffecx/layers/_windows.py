@@ -1,0 +1,107 @@
+"""Sliding-window primitives shared by the window layers' forward passes (conv, deconv, im2col,
+pooling, SPP, LRN): padding an array for a set of windows, viewing the windows without copying,
+walking kernel taps as strided views, and scattering taps back (col2im).
+
+Conventions: the spatial axes are the LAST ``len(kernel)`` axes of an array; every other axis leads.
+A window ``o`` along an axis covers padded positions ``o*stride + t*dilation`` for taps ``t < kernel``,
+i.e. unpadded positions ``o*stride - pad + t*dilation`` — Caffe's im2col/pooling indexing. Caffe's
+output-size formulas can ask for windows that run past the padded input (conv's C++ truncating
+division, pooling's ceil mode); `pad_for_windows` pads that overrun too, with the same value.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+Ints = Sequence[int]
+
+
+def extents(kernel: Ints, dilation: Ints) -> tuple[int, ...]:
+    """Effective window size per axis: ``dilation*(kernel-1)+1``."""
+    return tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
+
+
+def pad_for_windows(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, pad: Ints,
+                    dilation: Ints | None = None, value: float = 0.0) -> np.ndarray:
+    """`x` padded on its spatial axes so that `out` windows fit: ``pad`` before, and after whatever
+    the last window needs (at most ``pad`` unless Caffe's rounding lets the window run further).
+
+    The padded cells hold `value` (0 for conv/AVE, -inf for MAX so that they never win).
+    """
+    n = len(kernel)
+    dilation = dilation or (1,) * n
+    spatial = x.shape[x.ndim - n:]
+    before = [int(p) for p in pad]
+    after = [max(0, (o - 1) * s + e - i - p) if o > 0 else 0
+             for o, s, e, i, p in zip(out, stride, extents(kernel, dilation), spatial, pad, strict=True)]
+    if not any(before) and not any(after):
+        return x
+    shape = (*x.shape[: x.ndim - n], *(i + b + a for i, b, a in zip(spatial, before, after, strict=True)))
+    xp = np.full(shape, value, dtype=x.dtype)
+    inner = tuple(slice(b, b + i) for b, i in zip(before, spatial, strict=True))
+    xp[(Ellipsis, *inner)] = x
+    return xp
+
+
+def window_view(xp: np.ndarray, out: Ints, kernel: Ints, stride: Ints,
+                dilation: Ints | None = None) -> np.ndarray:
+    """Read-only view of the windows of padded `xp`: shape ``(*lead, *kernel, *out)`` (im2col's layout:
+    taps before output positions). Reshaping it to ``(lead, C*K, P)`` is Caffe's column buffer."""
+    n = len(kernel)
+    dilation = dilation or (1,) * n
+    lead_shape, lead_strides = xp.shape[: xp.ndim - n], xp.strides[: xp.ndim - n]
+    sp_strides = xp.strides[xp.ndim - n:]
+    shape = (*lead_shape, *kernel, *out)
+    strides = (*lead_strides, *(d * st for d, st in zip(dilation, sp_strides, strict=True)),
+               *(s * st for s, st in zip(stride, sp_strides, strict=True)))
+    return as_strided(xp, shape=shape, strides=strides, writeable=False)
+
+
+def tap_slices(out: Ints, kernel: Ints, stride: Ints,
+               dilation: Ints | None = None) -> Iterator[tuple[int, tuple[slice, ...]]]:
+    """(flat tap index in row-major kernel order, slices on the padded spatial axes selecting that tap
+    for every output position). The taps come in Caffe's scan order (row by row)."""
+    dilation = dilation or (1,) * len(kernel)
+    for flat, taps in enumerate(itertools.product(*(range(k) for k in kernel))):
+        yield flat, tuple(slice(t * d, t * d + s * (o - 1) + 1, s)
+                          for t, d, s, o in zip(taps, dilation, stride, out, strict=True))
+
+
+def taps(xp: np.ndarray, out: Ints, kernel: Ints, stride: Ints,
+         dilation: Ints | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(flat tap index, strided view ``(*lead, *out)`` of padded `xp` at that tap) for every tap."""
+    for flat, sl in tap_slices(out, kernel, stride, dilation):
+        yield flat, xp[(Ellipsis, *sl)]
+
+
+def col2im(cols: np.ndarray, image: Ints, kernel: Ints, stride: Ints, pad: Ints,
+           dilation: Ints | None = None) -> np.ndarray:
+    """Caffe's col2im: sum every tap of ``cols`` (``(*lead, *kernel, *cols_out)``) back onto an image of
+    spatial size `image`; contributions landing in the padding are dropped. One add per kernel tap."""
+    n = len(kernel)
+    dilation = dilation or (1,) * n
+    col_out = cols.shape[cols.ndim - n:]
+    lead = cols.shape[: cols.ndim - 2 * n]
+    size = [max(i + 2 * p, (o - 1) * s + e) if o > 0 else i + 2 * p
+            for i, p, o, s, e in zip(image, pad, col_out, stride, extents(kernel, dilation), strict=True)]
+    buf = np.zeros((*lead, *size), dtype=cols.dtype)
+    cols_by_tap = cols.reshape(*lead, -1, *col_out)
+    for flat, sl in tap_slices(col_out, kernel, stride, dilation):
+        buf[(Ellipsis, *sl)] += cols_by_tap[(Ellipsis, flat, *(slice(None),) * n)]
+    inner = tuple(slice(p, p + i) for p, i in zip(pad, image, strict=True))
+    return buf[(Ellipsis, *inner)]
+
+
+def border_divisor(size: int, out: int, kernel: int, stride: int, pad: int) -> np.ndarray:
+    """Caffe's AVE pooling divisor along one axis: window ``[o*stride-pad, +kernel)`` clipped to the
+    PADDED extent ``size+pad`` (not to the image), so border windows that overlap the padding still
+    divide by the padded cells they cover."""
+    start = np.arange(out) * stride - pad
+    return (np.minimum(start + kernel, size + pad) - start).astype(np.int64)
+
+
+__all__ = ["border_divisor", "col2im", "extents", "pad_for_windows", "tap_slices", "taps", "window_view"]
