@@ -87,6 +87,12 @@ class Executor:
         run = RunContext(phase=self.plan.net.phase, dtype=self.dtype, rng=np.random.default_rng(self.seed),
                          inputs=feeds, base_dirs=list(self.plan.context.base_dirs))
         live: dict[str, np.ndarray] = {}
+        with np.errstate(all="ignore"):  # Caffe computes through overflow and NaN silently
+            self._pass(live, kept, run, timings)
+        return {name: live[name] for name in self._order(kept) if name in live}
+
+    def _pass(self, live: dict[str, np.ndarray], kept: set[str], run: RunContext,
+              timings: list[LayerTiming] | None) -> None:
         for index, planned in enumerate(self.plan.layers):
             start = time.perf_counter()
             tops = self._run_layer(planned, [live[b] for b in planned.node.bottoms], index, run)
@@ -97,7 +103,6 @@ class Executor:
                     live.pop(name, None)
             if timings is not None:
                 timings[index].seconds += time.perf_counter() - start
-        return {name: live[name] for name in self._order(kept) if name in live}
 
     def new_timings(self) -> list[LayerTiming]:
         """One zeroed `LayerTiming` per layer, for ``forward(timings=...)``."""
