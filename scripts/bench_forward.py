@@ -54,7 +54,23 @@ def prepare(name: str, workdir: Path) -> tuple[Path, Path, int]:
     model = workdir / f"{name}.caffemodel"
     if caffecx_main(["init", str(proto), "-o", str(model), "--seed", "1"]) != 0:
         raise SystemExit(f"caffecx init failed for {name}")
+    unit_batchnorm_statistics(model)
     return proto, model, batch
+
+
+def unit_batchnorm_statistics(model: Path) -> None:
+    """Caffe fills BatchNorm's statistics with zeros (variance 0: every BatchNorm multiplies by
+    1/sqrt(eps) and the activations overflow within a few blocks). A trained net has sane ones: give
+    each BatchNorm mean 0, variance 1, factor 1, so both peers compute with finite numbers."""
+    from caffecx.io import read_caffemodel
+    from caffecx.io.writer import write_caffemodel
+
+    param = read_caffemodel(model)
+    for layer in param.layer:
+        if layer.type == "BatchNorm" and len(layer.blobs) == 3:
+            for blob, value in zip(layer.blobs, (0.0, 1.0, 1.0), strict=True):
+                blob.data[:] = [value] * len(blob.data)
+    write_caffemodel(param, model)
 
 
 def caffecx_runner(proto: Path, model: Path):  # noqa: ANN201

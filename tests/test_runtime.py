@@ -130,3 +130,30 @@ def test_top_k_prints_the_best_classes_with_labels(tmp_path: Path, capsys: pytes
     out = capsys.readouterr().out
     best = int(reference["prob"][0].argmax())
     assert f"prob[0]:\n  1. class {best} " in out and f"digit {best}" in out
+
+
+@pytest.mark.parametrize("name", ["lenet", "squeezenet_v1.1__deploy", "bvlc_googlenet__deploy"])
+def test_init_weights_run_the_same_in_opencv_and_caffecx(name: str, tmp_path: Path) -> None:
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2.dnn, "readNetFromCaffe"):
+        pytest.skip("this OpenCV has no Caffe importer (removed in 5.x)")
+    from paths import CORPUS
+
+    from caffecx.io import read_net_text, write_prototxt
+
+    source = LENET / "lenet.prototxt" if name == "lenet" else CORPUS / "prototxt" / f"{name}.prototxt"
+    param = read_net_text(source).param
+    for layer in param.layer:  # batch 2: two samples through both peers
+        for shape in layer.input_param.shape:
+            shape.dim[0] = 2
+    proto, model = tmp_path / "net.prototxt", tmp_path / "net.caffemodel"
+    write_prototxt(param, proto)
+    assert main(["init", str(proto), "-o", str(model), "--seed", "3"]) == 0
+    executor = executor_for(load_net(proto, weights=model))
+    (input_name, shape), = executor.required_inputs.items()
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    ours = executor.forward({input_name: x})[executor.outputs[-1]]
+    cv_net = cv2.dnn.readNetFromCaffe(str(proto), str(model))
+    cv_net.setInput(x)
+    theirs = cv_net.forward().reshape(ours.shape)
+    assert compare_blob("out", ours, theirs, 1e-4).ok, np.abs(ours - theirs).max()
