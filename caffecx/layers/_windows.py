@@ -96,6 +96,40 @@ def col2im(cols: np.ndarray, image: Ints, kernel: Ints, stride: Ints, pad: Ints,
     return buf[(Ellipsis, *inner)]
 
 
+def flat_shifts(x: np.ndarray, out: Ints, kernel: Ints, pad: Ints, dilation: Ints | None = None,
+                value: float = 0.0) -> tuple[np.ndarray, list[int], int, tuple[int, ...]]:
+    """Stride-1 windows as contiguous shifts of ONE flat padded buffer.
+
+    With stride 1, tap ``t`` of every output is the padded image shifted by ``sum(t_a*d_a*row_a)``
+    where ``row_a`` is the flat stride of axis ``a``; so each tap is a contiguous slice
+    ``flat[..., off:off+length]`` (rows include a few junk columns, cropped by `crop_shifted`). That keeps
+    numpy's inner loops contiguous, which matters for depthwise-style per-tap multiply-adds.
+    Returns (flat ``(*lead, total)``, offsets in scan order, length, padded spatial shape).
+    """
+    n = len(kernel)
+    dilation = dilation or (1,) * n
+    spatial = x.shape[x.ndim - n:]
+    padded = tuple(max(p + i, o + e - 1)
+                   for i, p, o, e in zip(spatial, pad, out, extents(kernel, dilation), strict=True))
+    rows = [int(np.prod(padded[a + 1:], dtype=np.int64)) for a in range(n)]
+    length = int(out[0]) * rows[0]
+    offsets = [sum(t * d * r for t, d, r in zip(taps_, dilation, rows, strict=True))
+               for taps_ in itertools.product(*(range(k) for k in kernel))]
+    total = max(int(np.prod(padded)), max(offsets) + length)
+    lead = x.shape[: x.ndim - n]
+    flat = np.full((*lead, total), value, dtype=x.dtype)
+    image = flat[..., : int(np.prod(padded))].reshape(*lead, *padded)
+    image[(Ellipsis, *(slice(p, p + i) for p, i in zip(pad, spatial, strict=True)))] = x
+    return flat, offsets, length, padded
+
+
+def crop_shifted(acc: np.ndarray, out: Ints, padded: Ints) -> np.ndarray:
+    """The outputs of a `flat_shifts` result ``(*lead, length)``: drop the junk columns of each row."""
+    n = len(out)
+    full = acc.reshape(*acc.shape[:-1], out[0], *padded[1:])
+    return full[(Ellipsis, *(slice(0, o) for o in out[1:]))] if n > 1 else full
+
+
 def border_divisor(size: int, out: int, kernel: int, stride: int, pad: int) -> np.ndarray:
     """Caffe's AVE pooling divisor along one axis: window ``[o*stride-pad, +kernel)`` clipped to the
     PADDED extent ``size+pad`` (not to the image), so border windows that overlap the padding still
@@ -104,4 +138,4 @@ def border_divisor(size: int, out: int, kernel: int, stride: int, pad: int) -> n
     return (np.minimum(start + kernel, size + pad) - start).astype(np.int64)
 
 
-__all__ = ["border_divisor", "col2im", "extents", "pad_for_windows", "tap_slices", "taps", "window_view"]
+__all__ = ["border_divisor", "col2im", "crop_shifted", "extents", "flat_shifts", "pad_for_windows", "tap_slices", "taps", "window_view"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from caffecx.layers._windows import pad_for_windows, taps, window_view
+from caffecx.layers._windows import crop_shifted, flat_shifts, pad_for_windows, taps, window_view
 from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, Window, register
 from caffecx.layers.spatial import Geometry, conv_axes, conv_geometry, spatial_out
 
@@ -159,9 +159,9 @@ def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: S
         cols = x.reshape(num, group, channels // group, -1)
         w = weight.reshape(group, c_out // group, channels // group)
         return np.matmul(w, cols).reshape(num, c_out, *out)
-    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
     if group == channels == c_out:
-        return depthwise(xp, weight, geo, out)
+        return depthwise(x, weight, geo, out)
+    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
     view = window_view(xp, out, geo.kernel, geo.stride, geo.dilation)
     k = math.prod(geo.kernel)
     cols = view.reshape(num, group, channels // group * k, math.prod(out))
@@ -169,15 +169,27 @@ def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: S
     return np.matmul(w, cols).reshape(num, c_out, *out)
 
 
-def depthwise(xp: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape) -> np.ndarray:
-    """Depthwise conv of padded ``xp (num, C, *padded)``: the sum over kernel taps of each tap's
-    strided view times that tap's per-channel weight (one multiply-add pass per tap)."""
-    channels = xp.shape[1]
+def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape) -> np.ndarray:
+    """Depthwise conv of ``x (num, C, *in)``: the sum over kernel taps of each tap's shifted view
+    times that tap's per-channel weight (one multiply-add pass per tap). Stride 1 shifts one flat
+    padded buffer (contiguous inner loops); other strides use strided views."""
+    num, channels = x.shape[:2]
     w = weight.reshape(channels, -1)
+    if all(s == 1 for s in geo.stride):
+        flat, offsets, length, padded = flat_shifts(x, out, geo.kernel, geo.pad, geo.dilation)
+        acc = np.empty((num, channels, length), dtype=x.dtype)
+        tmp = np.empty_like(acc)
+        for flat_tap, off in enumerate(offsets):
+            np.multiply(flat[..., off : off + length], w[:, flat_tap : flat_tap + 1],
+                        out=tmp if flat_tap else acc)
+            if flat_tap:
+                acc += tmp
+        return np.ascontiguousarray(crop_shifted(acc, out, padded))
+    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
     bshape = (channels, *(1,) * len(out))
-    acc = np.zeros((xp.shape[0], channels, *out), dtype=xp.dtype)
+    acc = np.zeros((num, channels, *out), dtype=x.dtype)
     tmp = np.empty_like(acc)
-    for flat, view in taps(xp, out, geo.kernel, geo.stride, geo.dilation):
-        np.multiply(view, w[:, flat].reshape(bshape), out=tmp)
+    for flat_tap, view in taps(xp, out, geo.kernel, geo.stride, geo.dilation):
+        np.multiply(view, w[:, flat_tap].reshape(bshape), out=tmp)
         acc += tmp
     return acc

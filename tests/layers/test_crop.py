@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from google.protobuf import text_format
+from layerkit import run
 
 from caffecx.errors import ShapeError
 from caffecx.layers import Context, Window, layer_class
@@ -65,3 +67,36 @@ def test_im2col_moves_the_window_into_channels() -> None:
 def test_im2col_needs_a_spatial_axis() -> None:
     with pytest.raises(ShapeError, match="at least 1 spatial"):
         im2col("kernel_size: 1").setup([(2, 3)], Context())
+
+
+
+# -- forward ------------------------------------------------------------------------------------------
+
+
+def crop_run(params: str, x: np.ndarray, like: np.ndarray) -> np.ndarray:
+    (top,) = run(f'name: "c" type: "Crop" bottom: "x" bottom: "r" top: "y" crop_param {{ {params} }}', x, like)
+    return top
+
+
+def test_crop_one_offset_for_every_cropped_axis() -> None:
+    x = np.arange(2 * 3 * 6 * 7, dtype=np.float32).reshape(2, 3, 6, 7)
+    top = crop_run("axis: 2 offset: 2", x, np.zeros((1, 1, 3, 4)))
+    np.testing.assert_array_equal(top, x[:, :, 2:5, 2:6])
+
+
+def test_crop_one_offset_per_axis_from_axis_1() -> None:
+    x = np.arange(2 * 3 * 6 * 7, dtype=np.float32).reshape(2, 3, 6, 7)
+    top = crop_run("axis: 1 offset: 1 offset: 0 offset: 3", x, np.zeros((5, 2, 4, 4)))
+    np.testing.assert_array_equal(top, x[:, 1:3, 0:4, 3:7])
+
+
+def test_crop_default_offset_zero_and_negative_axis() -> None:
+    x = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4)
+    np.testing.assert_array_equal(crop_run("", x, np.zeros((1, 1, 2, 2))), x[:, :, :2, :2])
+    np.testing.assert_array_equal(crop_run("axis: -1 offset: 1", x, np.zeros((9, 9, 9, 2))), x[..., 1:3])
+
+
+def test_im2col_forward_layout() -> None:
+    x = np.arange(2 * 9, dtype=np.float32).reshape(1, 2, 3, 3)
+    (top,) = run('name: "i" type: "Im2col" bottom: "x" top: "y" convolution_param { kernel_size: 3 }', x)
+    assert top.ravel().tolist() == x.ravel().tolist()  # one window = the whole image, c-major then taps

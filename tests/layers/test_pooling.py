@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pytest
 from google.protobuf import text_format
+from layerkit import make, run
 
 from caffecx.errors import ShapeError
 from caffecx.layers import GLOBAL, Context, Counts, Window, layer_class
@@ -118,3 +122,126 @@ def test_spp_inherits_the_pooling_pad_check() -> None:
     # 5 rows at 4 bins: kernel 2, pad (8-5+1)//2 = 2, and Caffe's pooling CHECK pad < kernel aborts
     with pytest.raises(ShapeError, match="pyramid level 2"):
         spp("pyramid_height: 3 pool: MAX").setup([(1, 1, 5, 5)], Context())
+
+
+
+# -- forward ------------------------------------------------------------------------------------------
+
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def caffe_pool(x: np.ndarray, method: str, kernel: tuple[int, int], stride: tuple[int, int],
+               pad: tuple[int, int], out: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Caffe's Forward_cpu loops, transcribed: (top, mask) in float64."""
+    x = x.astype(np.float64)
+    n, c, h, w = x.shape
+    top = np.zeros((n, c, *out))
+    mask = np.full((n, c, *out), -1.0)
+    for i, j, ph, pw in itertools.product(range(n), range(c), range(out[0]), range(out[1])):
+        hs, ws = ph * stride[0] - pad[0], pw * stride[1] - pad[1]
+        if method == "MAX":
+            he, we = min(hs + kernel[0], h), min(ws + kernel[1], w)
+            best = -FLT_MAX
+            for y, z in itertools.product(range(max(hs, 0), he), range(max(ws, 0), we)):
+                if x[i, j, y, z] > best:
+                    best, mask[i, j, ph, pw] = x[i, j, y, z], y * w + z
+            top[i, j, ph, pw] = best
+        else:
+            he, we = min(hs + kernel[0], h + pad[0]), min(ws + kernel[1], w + pad[1])
+            size = (he - hs) * (we - ws)
+            region = x[i, j, max(hs, 0):min(he, h), max(ws, 0):min(we, w)]
+            top[i, j, ph, pw] = region.sum() / size
+    return top, mask
+
+
+def pool_run(params: str, x: np.ndarray, tops: int = 1, dtype: type = np.float32) -> list[np.ndarray]:
+    names = " ".join(f'top: "t{i}"' for i in range(tops))
+    return run(f'name: "p" type: "Pooling" bottom: "x" {names} pooling_param {{ {params} }}', x, dtype=dtype)
+
+
+def test_ave_divisor_counts_the_padding_but_not_the_ceil_overrun() -> None:
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    (top,) = pool_run("pool: AVE kernel_size: 3 stride: 2 pad: 1", x)
+    # windows per axis start -1, 1, 3 and are clipped to the PADDED extent 5: sizes 3, 3, 2
+    want = [[(0 + 1 + 4 + 5) / 9, (1 + 2 + 3 + 5 + 6 + 7) / 9, (3 + 7) / 6],
+            [(4 + 5 + 8 + 9 + 12 + 13) / 9, 90 / 9, (7 + 11 + 15) / 6],
+            [(12 + 13) / 6, (13 + 14 + 15) / 6, 15 / 4]]
+    np.testing.assert_allclose(top[0, 0], want, rtol=1e-6)
+
+
+def test_ave_without_padding_divides_the_ceil_overrun_window_by_its_clipped_size() -> None:
+    # 5 wide, k 2 s 2, no pad: 3 windows, the last covers only column 4 -> divisor 1 (no padding to count)
+    x = np.arange(5, dtype=np.float32).reshape(1, 1, 1, 5)
+    (top,) = pool_run("pool: AVE kernel_h: 1 kernel_w: 2 stride_h: 1 stride_w: 2", x)
+    assert top[0, 0].tolist() == [[0.5, 2.5, 4.0]]
+
+
+def test_max_padding_never_wins_and_mask_is_the_flat_index() -> None:
+    x = -np.arange(1, 17, dtype=np.float32).reshape(1, 1, 4, 4)
+    top, mask = pool_run("pool: MAX kernel_size: 3 stride: 2 pad: 1", x, tops=2)
+    assert top[0, 0].tolist() == [[-1, -2, -4], [-5, -6, -8], [-13, -14, -16]]
+    assert mask.dtype == np.float32
+    assert mask[0, 0].tolist() == [[0, 1, 3], [4, 5, 7], [12, 13, 15]]
+
+
+def test_max_ties_keep_the_first_position_in_scan_order() -> None:
+    x = np.ones((1, 1, 2, 4), dtype=np.float32)
+    _, mask = pool_run("pool: MAX kernel_size: 2 stride: 2", x, tops=2)
+    assert mask[0, 0].tolist() == [[0, 2]]
+
+
+def test_max_clip_rule_and_ceil_overrun() -> None:
+    x = np.arange(25, dtype=np.float32).reshape(1, 1, 5, 5)
+    top, mask = pool_run("pool: MAX kernel_size: 2 stride: 2 pad: 1", x, tops=2)
+    assert top.shape == (1, 1, 3, 3)  # the 4th window would start in the padding
+    assert top[0, 0].tolist() == [[0, 2, 4], [10, 12, 14], [20, 22, 24]]
+    top, _ = pool_run("pool: MAX kernel_size: 2 stride: 2", x, tops=2)  # ceil: the last window hangs over
+    assert top[0, 0].tolist() == [[6, 8, 9], [16, 18, 19], [21, 23, 24]]
+
+
+def test_max_of_only_minus_infinity_is_minus_flt_max_with_mask_minus_one() -> None:
+    x = np.full((1, 1, 2, 2), -np.inf, dtype=np.float32)
+    top, mask = pool_run("pool: MAX kernel_size: 2", x, tops=2)
+    assert top.item() == -FLT_MAX and mask.item() == -1
+    x = np.array([[[[np.nan, 1], [2, np.nan]]]], dtype=np.float32)  # NaN never beats (strict '>')
+    top, mask = pool_run("pool: MAX kernel_size: 1 stride: 1", x, tops=2)
+    assert top[0, 0].tolist() == [[-FLT_MAX, 1], [2, -FLT_MAX]]
+    top, mask = pool_run("pool: MAX kernel_size: 2", x, tops=2)
+    assert top.item() == 2 and mask.item() == 2
+
+
+@pytest.mark.parametrize("params", [
+    "pool: MAX kernel_size: 3 stride: 2",
+    "pool: MAX kernel_size: 3 stride: 2 pad: 1",
+    "pool: AVE kernel_size: 3 stride: 2 pad: 1",
+    "pool: AVE kernel_size: 4 stride: 2 pad: 1",
+    "pool: AVE kernel_h: 3 kernel_w: 2 stride_h: 1 stride_w: 3 pad_h: 2 pad_w: 1",
+    "pool: MAX kernel_h: 3 kernel_w: 2 stride_h: 1 stride_w: 3 pad_h: 2 pad_w: 1",
+    "pool: AVE global_pooling: true",
+    "pool: MAX global_pooling: true",
+    "pool: AVE kernel_size: 5 pad: 2",  # 1x1 output through the reduction path, padding counted
+    "pool: MAX kernel_size: 7 pad: 2 round_mode: FLOOR",
+])
+def test_pooling_matches_caffes_loops(params: str) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 5, 7)).astype(np.float32)
+    layer = make(f'name: "p" type: "Pooling" bottom: "x" top: "t" pooling_param {{ {params} }}')
+    (shape,) = layer.setup([x.shape], Context())
+    geo = layer.parsed
+    want, want_mask = caffe_pool(x, layer.method(), geo.kernel, geo.stride, geo.pad, shape[2:])
+    tops = pool_run(params, x, tops=2 if layer.method() == "MAX" else 1)
+    np.testing.assert_allclose(tops[0], want, rtol=1e-6, atol=1e-6)
+    if len(tops) == 2:
+        assert tops[1].tolist() == want_mask.tolist()
+    (top64,) = pool_run(params, x, dtype=np.float64)
+    assert top64.dtype == np.float64
+    np.testing.assert_allclose(top64, want, rtol=1e-12, atol=1e-12)
+
+
+def test_stochastic_pooling_is_refused() -> None:
+    layer = make('name: "p" type: "Pooling" bottom: "x" top: "t" pooling_param { pool: STOCHASTIC kernel_size: 2 }')
+    layer.setup([(1, 1, 4, 4)], Context())
+    assert "STOCHASTIC" in layer.forward_refusal()
+    spp_layer = make('name: "s" type: "SPP" bottom: "x" top: "t" spp_param { pyramid_height: 2 pool: STOCHASTIC }')
+    spp_layer.setup([(1, 1, 4, 4)], Context())
+    assert "STOCHASTIC" in spp_layer.forward_refusal()
