@@ -148,6 +148,10 @@ class Convolution(Layer):
 # -- the convolution itself (shared with layers that need a plain N-d conv) ---------------------------
 
 
+#: Largest column buffer (im2col) built at once; bigger batches are convolved a few images at a time.
+COLUMN_BYTES = 1 << 27
+
+
 def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
     """Caffe's grouped, dilated N-d convolution (no bias): ``x (num, C_in, *in)``, ``weight
     (C_out, C_in/group, *kernel)`` -> ``(num, C_out, *out)`` in ``x``'s dtype."""
@@ -164,9 +168,13 @@ def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: S
     xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
     view = window_view(xp, out, geo.kernel, geo.stride, geo.dilation)
     k = math.prod(geo.kernel)
-    cols = view.reshape(num, group, channels // group * k, math.prod(out))
     w = weight.reshape(group, c_out // group, channels // group * k)
-    return np.matmul(w, cols).reshape(num, c_out, *out)
+    # the column buffer is K times the input: build it for a few images at a time when it is large
+    per_image = channels * k * math.prod(out) * x.itemsize
+    step = max(1, COLUMN_BYTES // max(per_image, 1))
+    parts = [np.matmul(w, view[i : i + step].reshape(-1, group, channels // group * k, math.prod(out)))
+             for i in range(0, num, step)]
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts)).reshape(num, c_out, *out)
 
 
 def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape) -> np.ndarray:
