@@ -16,6 +16,13 @@ Conventions (stated once):
   (``Python`` is never imported: a prototxt must not make caffecx run code), and parameter choices
   Caffe cannot run on the CPU (STOCHASTIC pooling).
 * NaN and Inf propagate as in Caffe (nothing is checked or replaced).
+* Folding (``fold=True``, the default): an in-place chain of per-channel affine layers right after a
+  convolution (inference BatchNorm, Scale, Bias — ``conv → bn → scale`` in ResNets and MobileNets) is
+  folded into the convolution's weights once, when the executor is built; those layers are then
+  skipped. The chain's blob is the same name throughout, so its final value — the only one Caffe
+  leaves — is unchanged (up to float rounding: the folded weights are computed in float64).
+* In-place layers may overwrite their bottom's array when no other live blob holds that memory
+  (``RunContext.overwrite_bottom``); inputs fed by the caller and weights are never written.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ class Executor:
     seed: int = 0
     weights: list[list[np.ndarray]] = field(default_factory=list)
     last_use: dict[str, int] = field(default_factory=dict)
+    #: Layers folded into the convolution before them (skipped by the forward).
+    folded: set[int] = field(default_factory=set)
 
     @property
     def net(self) -> Net:
@@ -94,8 +103,12 @@ class Executor:
     def _pass(self, live: dict[str, np.ndarray], kept: set[str], run: RunContext,
               timings: list[LayerTiming] | None) -> None:
         for index, planned in enumerate(self.plan.layers):
+            if index in self.folded:
+                continue
             start = time.perf_counter()
-            tops = self._run_layer(planned, [live[b] for b in planned.node.bottoms], index, run)
+            bottoms = [live[b] for b in planned.node.bottoms]
+            run.overwrite_bottom = _may_overwrite(planned, bottoms, live)
+            tops = self._run_layer(planned, bottoms, index, run)
             for name, array in zip(planned.node.tops, tops, strict=True):
                 live[name] = array
             for name in set(planned.node.bottoms) | set(planned.node.tops):
@@ -150,7 +163,9 @@ class Executor:
                                  f"{_shape(expected[name])}", path=self.plan.net.path)
             if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
                 raise CaffecxError(f"input '{name}' is not numeric (dtype {array.dtype})", path=self.plan.net.path)
-            feeds[name] = array.astype(self.dtype, copy=False)
+            array = array.astype(self.dtype, copy=False).view()
+            array.flags.writeable = False  # the caller's array is never written
+            feeds[name] = array
         return feeds
 
     def _kept(self, keep: Keep) -> set[str]:
@@ -166,6 +181,43 @@ class Executor:
 
     def _order(self, kept: set[str]) -> list[str]:
         return [b for b in self.plan.net.blob_names if b in kept]
+
+
+def _may_overwrite(planned: PlannedLayer, bottoms: list[np.ndarray], live: dict[str, np.ndarray]) -> bool:
+    """An in-place layer may write into its bottom when the array is writeable and no other live blob
+    (a Split's other tops, a Reshape's view, ...) shares its memory."""
+    if not bottoms or not planned.node.in_place or not planned.node.in_place[0]:
+        return False
+    array = bottoms[0]
+    if not array.flags.writeable:
+        return False
+    name = planned.node.bottoms[0]
+    return not any(other is array or np.may_share_memory(other, array)
+                   for key, other in live.items() if key != name)
+
+
+def _fold_affine_chains(plan: Plan, weights: list[list[np.ndarray]]) -> set[int]:
+    """Fold every in-place per-channel affine chain into the convolution that makes its blob (see the
+    module docstring); returns the indices of the folded layers."""
+    folded: set[int] = set()
+    layers = plan.layers
+    for i, producer in enumerate(layers):
+        tops = producer.node.tops
+        if producer.impl is None or len(tops) != 1 or tops[0] in producer.node.bottoms:
+            continue
+        k = i + 1
+        while True:
+            k = next((j for j in range(k, len(layers)) if tops[0] in layers[j].node.bottoms), len(layers))
+            if k == len(layers) or layers[k].node.bottoms != tops or layers[k].node.tops != tops:
+                break
+            affine = layers[k].impl.channel_affine(weights[k]) if layers[k].impl is not None else None
+            merged = producer.impl.absorb_channel_affine(weights[i], *affine) if affine else None
+            if merged is None:
+                break
+            weights[i] = merged
+            folded.add(k)
+            k += 1
+    return folded
 
 
 def _shape(shape: Iterable[int]) -> str:
@@ -201,8 +253,9 @@ def _layer_weights(planned: PlannedLayer, filled: Mapping[str, list[np.ndarray]]
     return out
 
 
-def build_executor(plan: Plan, *, dtype: Any = np.float32, seed: int = 0) -> Executor:
-    """An `Executor` for `plan`: every refusal raised (located) before anything runs."""
+def build_executor(plan: Plan, *, dtype: Any = np.float32, seed: int = 0, fold: bool = True) -> Executor:
+    """An `Executor` for `plan`: every refusal raised (located) before anything runs; affine chains
+    folded into convolutions unless ``fold=False``."""
     if plan.error is not None:
         raise plan.error
     dtype = np.dtype(dtype)
@@ -220,11 +273,12 @@ def build_executor(plan: Plan, *, dtype: Any = np.float32, seed: int = 0) -> Exe
 
         filled = init_weights(plan, seed)
     weights = [_layer_weights(p, filled, dtype, path) for p in plan.layers]
+    folded = _fold_affine_chains(plan, weights) if fold else set()
     last_use: dict[str, int] = {}
     for index, planned in enumerate(plan.layers):
         for name in (*planned.node.bottoms, *planned.node.tops):
             last_use[name] = index
-    return Executor(plan, dtype, seed, weights, last_use)
+    return Executor(plan, dtype, seed, weights, last_use, folded)
 
 
 def executor_for(
@@ -235,8 +289,9 @@ def executor_for(
     batch: int | None = None,
     input_shapes: Mapping[str, Shape] | None = None,
     base_dirs: list[Path] | None = None,
+    fold: bool = True,
 ) -> Executor:
     """Plan `net` (unless it is a plan already) and make it runnable."""
     plan = net if isinstance(net, Plan) else plan_net(net, batch=batch, input_shapes=dict(input_shapes or {}),
                                                        base_dirs=base_dirs)
-    return build_executor(plan, dtype=dtype, seed=seed)
+    return build_executor(plan, dtype=dtype, seed=seed, fold=fold)

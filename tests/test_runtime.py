@@ -157,3 +157,24 @@ def test_init_weights_run_the_same_in_opencv_and_caffecx(name: str, tmp_path: Pa
     cv_net.setInput(x)
     theirs = cv_net.forward().reshape(ours.shape)
     assert compare_blob("out", ours, theirs, 1e-4).ok, np.abs(ours - theirs).max()
+
+
+def test_batchnorm_and_scale_chains_fold_into_the_convolution_with_the_same_blobs() -> None:
+    npz = FIXTURES / "nets" / "layers_1.npz"
+    proto, model = net_files(npz)
+    reference, inputs = read_reference(npz)
+    folded = executor_for(load_net(proto, weights=model))
+    plain = executor_for(load_net(proto, weights=model), fold=False)
+    names = {folded.plan.layers[i].name for i in folded.folded}
+    assert {folded.plan.layer(n).type for n in names} == {"BatchNorm", "Scale"} and not plain.folded
+    a, b = folded.forward(inputs, keep="all"), plain.forward(inputs, keep="all")
+    assert [d.name for d in compare_blobs(a, reference) if not d.ok] == []
+    assert all(compare_blob(k, a[k], b[k], 1e-5).ok for k in b)
+
+
+def test_in_place_layers_never_write_into_the_callers_input() -> None:
+    text = """name: "t" layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }
+    layer { name: "r" type: "ReLU" bottom: "x" top: "x" }"""
+    x = np.array([[-1.0, 2.0, -3.0], [4.0, -5.0, 6.0]], np.float32)
+    out = load_net(text).forward(x=x)["x"]
+    assert out.tolist() == [[0, 2, 0], [4, 0, 6]] and x[0, 0] == -1.0

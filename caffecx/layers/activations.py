@@ -97,7 +97,7 @@ class ReLU(Neuron):
         x = bottoms[0]
         slope = self.lp.relu_param.negative_slope
         if slope == 0:
-            return [np.maximum(x, _scalar(0, run))]
+            return [np.maximum(x, _scalar(0, run), out=x if run.overwrite_bottom else None)]
         return [_leaky(x, _scalar(slope, run), run)]
 
 

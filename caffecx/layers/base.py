@@ -12,7 +12,12 @@ A layer module declares, in one class, what a Caffe layer type means:
   layer's ``Forward_cpu``. It runs only after ``setup`` on the same instance (the plan sets every layer
   up once, with ``bottom_shapes``/``top_shapes`` fixed), so a layer parses its ``*_param`` in ``setup``
   and keeps what it needs on ``self``. ``blobs`` are the layer's stored blobs (checked, reshaped to
-  ``param_shapes`` and cast to the run's dtype); a forward never writes into ``bottoms`` or ``blobs``.
+  ``param_shapes`` and cast to the run's dtype); a forward never writes into ``bottoms`` or ``blobs``
+  — except ``bottoms[0]`` when ``run.overwrite_bottom`` says the executor allows it (an in-place
+  layer whose bottom array nothing else holds), which saves the top's allocation.
+* ``channel_affine(blobs)`` / ``absorb_channel_affine(blobs, scale, shift)``: a layer that is a
+  per-channel affine map (inference BatchNorm, Scale, Bias) and a linear layer that can take one into
+  its weights (Convolution): the executor folds such in-place chains when the plan allows.
 
 What a layer type *is* (a data source, a stage-closing pooling, ...) is declared as class facts below,
 so no consumer keeps lists of type names.
@@ -110,12 +115,17 @@ class Context:
     ``input_shapes``: user overrides by top name (``--input-shape data=1,3,224,224``), used by data
     layers whose source is absent and by layers whose shape Caffe only knows at run time (Python).
     ``phase``: "TRAIN" or "TEST".
+    ``assume_data_shapes``: a data layer whose source is absent takes the shape its prototxt determines
+    (batch_size, crop/resize, channels) instead of refusing; each such layer appends
+    ``{"layer", "top", "shape", "from"}`` to ``assumed``.
     """
 
     base_dirs: list[Path] = field(default_factory=lambda: [Path.cwd()])
     input_shapes: dict[str, Shape] = field(default_factory=dict)
     phase: str = "TEST"
     warnings: list[str] = field(default_factory=list)
+    assume_data_shapes: bool = True
+    assumed: list[dict[str, Any]] = field(default_factory=list)
 
     def resolve(self, source: str) -> Path | None:
         """The first existing path for `source` among the base folders (absolute paths as they are)."""
@@ -144,6 +154,8 @@ class RunContext:
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
     base_dirs: list[Path] = field(default_factory=lambda: [Path.cwd()])
+    #: Set by the executor for each layer: ``bottoms[0]`` may be overwritten by the forward.
+    overwrite_bottom: bool = False
 
 
 class Layer:
@@ -216,6 +228,17 @@ class Layer:
         """Why this layer cannot run (after ``setup``), or None. Checked before any work starts."""
         if type(self).forward is Layer.forward:
             return f"layer type '{self.lp.type}' has no forward pass in caffecx"
+        return None
+
+    def channel_affine(self, blobs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        """This layer as ``top = bottom * scale[c] + shift[c]`` along axis 1 (float64 ``(C,)`` arrays),
+        when it is such a map with these blobs; None otherwise (the default)."""
+        return None
+
+    def absorb_channel_affine(self, blobs: list[np.ndarray], scale: np.ndarray,
+                              shift: np.ndarray) -> list[np.ndarray] | None:
+        """This linear layer's blobs with a following per-output-channel affine map folded in, or None
+        when it cannot take one (the default)."""
         return None
 
     # -- helpers for subclasses -------------------------------------------------------------------

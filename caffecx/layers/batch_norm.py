@@ -46,6 +46,17 @@ class BatchNorm(Layer):
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         return Counts(0, 2 * count(top_shapes[0]))
 
+    def channel_affine(self, blobs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        """With the stored statistics: ``scale = 1/sqrt(var*f + eps)``, ``shift = -mean*f*scale``."""
+        p = self.lp.batch_norm_param
+        use_global = p.use_global_stats if p.HasField("use_global_stats") else self.phase == "TEST"
+        if not use_global:
+            return None
+        stored = float(blobs[2].reshape(-1)[0])
+        factor = 0.0 if stored == 0 else 1.0 / stored
+        scale = 1.0 / np.sqrt(blobs[1].astype(np.float64).reshape(-1) * factor + float(p.eps))
+        return scale, -blobs[0].astype(np.float64).reshape(-1) * factor * scale
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         p = self.lp.batch_norm_param
         x = bottoms[0]
@@ -57,7 +68,7 @@ class BatchNorm(Layer):
             factor = dtype(0) if stored == 0 else dtype(1) / stored
             mean = (blobs[0] * factor).reshape(stat_shape)
             var = (blobs[1] * factor).reshape(stat_shape)
-            top = x - mean
+            top = np.subtract(x, mean, out=x if run.overwrite_bottom else None)
         else:
             axes = (0, *range(2, x.ndim))
             top = x - x.mean(axis=axes, keepdims=True, dtype=run.dtype)

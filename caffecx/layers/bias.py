@@ -47,6 +47,12 @@ class Bias(Layer):
         operand, learned = self._operand(bottom_shapes)
         return [ParamBlob(operand, "bias", given_filler(self.lp.bias_param, "filler"))] if learned else []
 
+    def channel_affine(self, blobs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        """A learned ``(C,)`` bias at axis 1: ``scale = 1``, ``shift = bias``."""
+        if len(self.lp.bottom) > 1 or self.axis != 1 or blobs[0].ndim != 1:
+            return None
+        return np.ones(blobs[0].shape), blobs[0].astype(np.float64)
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]
         offset = bottoms[1] if len(bottoms) > 1 else blobs[0]

@@ -110,7 +110,7 @@ class Convolution(Layer):
         """One top per bottom, all with the same weights (see the module docstring)."""
         s = self.parsed
         weight = np.asarray(blobs[0], dtype=run.dtype)
-        bias = np.asarray(blobs[1], dtype=run.dtype) if s.bias_term else None
+        bias = np.asarray(blobs[1], dtype=run.dtype) if len(blobs) > 1 else None
         tops = []
         for x, top_shape in zip(bottoms, self.top_shapes, strict=True):
             lead = top_shape[: s.channel_axis]
@@ -120,6 +120,17 @@ class Convolution(Layer):
                 y += bias.reshape(-1, *(1,) * (y.ndim - 2))
             tops.append(y.reshape(top_shape))
         return tops
+
+    def absorb_channel_affine(self, blobs: list[np.ndarray], scale: np.ndarray,
+                              shift: np.ndarray) -> list[np.ndarray] | None:
+        """``W' = W * scale[o]``, ``b' = b * scale + shift`` over output channels (a bias is added when
+        the layer had none); only a plain convolution with channels on axis 1 absorbs a map."""
+        if self.transposed or self.parsed.channel_axis != 1 or scale.shape != (self.parsed.num_output,):
+            return None
+        dtype = blobs[0].dtype
+        weight = blobs[0].astype(np.float64) * scale.reshape(-1, *(1,) * (blobs[0].ndim - 1))
+        bias = blobs[1].astype(np.float64) * scale + shift if len(blobs) > 1 else shift
+        return [weight.astype(dtype), bias.astype(dtype)]
 
     def compute(self, x: np.ndarray, weight: np.ndarray, out: Shape) -> np.ndarray:
         """``(num, C_in, *in)`` -> ``(num, C_out, *out)`` without bias (fresh array)."""
@@ -149,7 +160,7 @@ class Convolution(Layer):
 
 
 #: Largest column buffer (im2col) built at once; bigger batches are convolved a few images at a time.
-COLUMN_BYTES = 1 << 27
+COLUMN_BYTES = 1 << 24
 
 
 def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:

@@ -66,10 +66,18 @@ class Scale(Layer):
             blobs.append(ParamBlob(bias, "bias", given_filler(p, "bias_filler")))
         return blobs
 
+    def channel_affine(self, blobs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        """A learned ``(C,)`` factor at axis 1 (and its bias): ``scale = factor``, ``shift = bias``."""
+        if len(self.lp.bottom) > 1 or self.scale_axis != 1 or blobs[0].ndim != 1:
+            return None
+        scale = blobs[0].astype(np.float64)
+        shift = blobs[-1].astype(np.float64) if self.lp.scale_param.bias_term else np.zeros_like(scale)
+        return scale, shift
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]
         factor = bottoms[1] if len(bottoms) > 1 else blobs[0]
-        top = x * at_axis(factor, x.ndim, self.scale_axis)
+        top = np.multiply(x, at_axis(factor, x.ndim, self.scale_axis), out=x if run.overwrite_bottom else None)
         if self.lp.scale_param.bias_term:
             top += at_axis(blobs[-1], x.ndim, self.bias_axis)
         return [top]
