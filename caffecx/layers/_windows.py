@@ -130,6 +130,29 @@ def crop_shifted(acc: np.ndarray, out: Ints, padded: Ints) -> np.ndarray:
     return full[(Ellipsis, *(slice(0, o) for o in out[1:]))] if n > 1 else full
 
 
+def window_reduce(x: np.ndarray, axis: int, out: int, kernel: int, stride: int, pad: int,
+                  op: np.ufunc, init: float) -> np.ndarray:
+    """Reduce windows along ONE axis without a padded copy: output ``o`` combines (with `op`, e.g.
+    ``np.fmax`` or ``np.add``) input positions ``o*stride - pad + t`` for taps ``t < kernel``; positions
+    outside the input (padding, ceil-mode overrun) count as `init`. Pooling is separable: reducing the
+    rows, then the columns, does a k×k window in 2k passes over shrinking arrays instead of k² passes."""
+    size = x.shape[axis]
+    shape = list(x.shape)
+    shape[axis] = out
+    result = np.full(shape, init, dtype=x.dtype)
+    lead = (slice(None),) * axis
+    for t in range(kernel):
+        first = max(0, -((t - pad) // stride))  # smallest o with o*stride - pad + t >= 0
+        last = min(out, (size - 1 + pad - t) // stride + 1) if size - 1 + pad - t >= 0 else 0
+        if last <= first:
+            continue
+        start = first * stride - pad + t
+        src = x[(*lead, slice(start, start + stride * (last - first - 1) + 1, stride))]
+        dst = result[(*lead, slice(first, last))]
+        op(dst, src, out=dst)
+    return result
+
+
 def border_divisor(size: int, out: int, kernel: int, stride: int, pad: int) -> np.ndarray:
     """Caffe's AVE pooling divisor along one axis: window ``[o*stride-pad, +kernel)`` clipped to the
     PADDED extent ``size+pad`` (not to the image), so border windows that overlap the padding still
@@ -138,4 +161,4 @@ def border_divisor(size: int, out: int, kernel: int, stride: int, pad: int) -> n
     return (np.minimum(start + kernel, size + pad) - start).astype(np.int64)
 
 
-__all__ = ["border_divisor", "col2im", "crop_shifted", "extents", "flat_shifts", "pad_for_windows", "tap_slices", "taps", "window_view"]
+__all__ = ["window_reduce", "border_divisor", "col2im", "crop_shifted", "extents", "flat_shifts", "pad_for_windows", "tap_slices", "taps", "window_view"]

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from caffecx.layers._windows import border_divisor, pad_for_windows, taps
+from caffecx.layers._windows import border_divisor, pad_for_windows, taps, window_reduce
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
 from caffecx.layers.spatial import Geometry, enum_name, pool_geometry, pool_out_hw, require_4d, round_ceil
 
@@ -112,12 +112,13 @@ def pool2d(x: np.ndarray, method: str, geo: Geometry, out: Shape,
         return empty, (empty.astype(np.int64) if with_mask and method == "MAX" else None)
     if tuple(out) == (1, 1):
         return _pool_single(x, method, geo, with_mask)
-    if method == "MAX":
+    if method == "MAX" and with_mask:
         return _max_pool(x, geo, out, with_mask)
-    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, value=0.0)
-    acc = np.zeros((n, c, *out), dtype=x.dtype)
-    for _, view in taps(xp, out, geo.kernel, geo.stride):
-        acc += view
+    op, init = (np.fmax, -np.inf) if method == "MAX" else (np.add, 0.0)
+    rows = window_reduce(x, 2, out[0], geo.kernel[0], geo.stride[0], geo.pad[0], op, init)
+    acc = window_reduce(rows, 3, out[1], geo.kernel[1], geo.stride[1], geo.pad[1], op, init)
+    if method == "MAX":  # Caffe starts at -FLT_MAX: a window of -inf (or NaN) only gives -FLT_MAX
+        return np.fmax(acc, x.dtype.type(-_MAX_START), out=acc), None
     div = np.multiply.outer(*(border_divisor(size, o, k, s, p) for size, o, k, s, p
                               in zip((h, w), out, geo.kernel, geo.stride, geo.pad, strict=True)))
     acc /= div.astype(x.dtype)
@@ -126,14 +127,11 @@ def pool2d(x: np.ndarray, method: str, geo: Geometry, out: Shape,
 
 def _max_pool(x: np.ndarray, geo: Geometry, out: Shape,
               with_mask: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """MAX over the kernel taps in Caffe's scan order (padding is -inf: it never beats -FLT_MAX)."""
+    """MAX with its argmax mask: the kernel taps in Caffe's scan order, a tap winning only when strictly
+    greater (padding is -inf: it never beats -FLT_MAX; the first of equal values keeps the mask)."""
     n, c, h, w = x.shape
     xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, value=-np.inf)
     best = np.full((n, c, *out), -_MAX_START, dtype=x.dtype)
-    if not with_mask:
-        for _, view in taps(xp, out, geo.kernel, geo.stride):
-            np.fmax(best, view, out=best)  # fmax skips NaN like Caffe's strict '>'
-        return best, None
     mask = np.full(best.shape, -1, dtype=np.int64)
     rows = np.arange(out[0]) * geo.stride[0] - geo.pad[0]
     cols = np.arange(out[1]) * geo.stride[1] - geo.pad[1]
