@@ -122,6 +122,8 @@ class Analysis:
     unknown: list[tuple[str, str, str]] = field(default_factory=list)
     #: With ``analyze(..., stop_on_error=True)``: the error that stopped the set-up (rows stop before it).
     error: CaffecxError | None = None
+    #: Data shapes assumed from the prototxt for absent sources: ``{"layer", "top", "shape", "from"}``.
+    assumed_inputs: list[dict[str, Any]] = field(default_factory=list)
 
     # -- tables -------------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -201,6 +203,7 @@ class Analysis:
             "by_stage": _records(self.by_stage(), "stage"),
             "unknown": [{"name": n, "type": t, "reason": r} for n, t, r in self.unknown],
             "notes": self.net.notes,
+            "assumed_inputs": self.assumed_inputs,
         }
 
     def _repr_html_(self) -> str:  # Jupyter
@@ -327,7 +330,8 @@ def analyze(
     for row in rows:
         if plan.batch and row.weights and row.known:
             row.compute_param_ratio = row.macs / plan.batch / row.weights
-    return Analysis(plan.net, rows, plan.blob_shapes, plan.batch, unknown, plan.error)
+    assumed = [dict(a) for a in plan.context.assumed]
+    return Analysis(plan.net, rows, plan.blob_shapes, plan.batch, unknown, plan.error, assumed)
 
 
 def _downsamples(planned: PlannedLayer) -> bool:

@@ -9,6 +9,7 @@ import sys
 from caffecx.analysis import Analysis, analyze, parse_shape
 from caffecx.errors import CaffecxError
 from caffecx.graph import load_net
+from caffecx.layers.datasource import strict_data
 from caffecx.tables import fmt_value, render_markdown, render_text
 
 TABLE_COLUMNS = ["name", "type", "top_shapes", "weights", "params", "macs", "flops", "memory_bytes",
@@ -43,7 +44,20 @@ def build_analysis(args: argparse.Namespace) -> Analysis:
         raise CaffecxError("--batch must be a positive integer")
     net = load_net(args.net, phase=args.phase, stages=args.stage, level=args.level,
                    weights=args.weights, strict=args.strict)
-    return analyze(net, batch=args.batch, input_shapes=input_shapes(args.input_shape))
+    with strict_data(getattr(args, "strict_data", False)):
+        return analyze(net, batch=args.batch, input_shapes=input_shapes(args.input_shape))
+
+
+def add_strict_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict-data", action="store_true",
+                   help="refuse a data layer whose source is absent instead of assuming the shape its "
+                        "prototxt determines (batch_size, crop/resize, channels)")
+
+
+def assumed_lines(result: Analysis) -> list[str]:
+    """One line per input whose shape was assumed from the prototxt (its source is absent)."""
+    return [f"assumed: {a['top']}={','.join(map(str, a['shape']))} (layer '{a['layer']}': its source is "
+            f"absent; {a['from']}; --input-shape overrides, --strict-data refuses)" for a in result.assumed_inputs]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Set a net up as Caffe would and print one row per layer (Caffe's order, "
                                    "split layers included) plus totals.")
     add_net_arguments(p)
+    add_strict_data(p)
     p.add_argument("--format", choices=["table", "csv", "markdown", "json"], default="table")
     p.add_argument("--by", choices=["layer", "type", "stage"], default="layer",
                    help="rows per layer (default), per layer type or per stage (table/csv/markdown)")
@@ -77,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         frame.to_csv(out, index=False)
         return 0
     rows = frame[columns].to_dict("records")
+    assumed = {a["layer"] for a in result.assumed_inputs}
+    for row in rows if args.by == "layer" else []:
+        if row["name"] in assumed:
+            row["name"] = f"{row['name']} (assumed)"
     render = render_markdown if args.format == "markdown" else render_text
     title = f"{result.net.name or 'net'} ({result.net.phase})"
     out.write((f"## {title}\n\n" if args.format == "markdown" else f"{title}\n") + render(rows, columns) + "\n")
@@ -85,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
                f"MACs {fmt_value(totals['macs'])}, FLOPs {fmt_value(totals['flops'])}, "
                f"memory {fmt_value(totals['memory_bytes'])} bytes, batch {fmt_value(totals['batch'])}")
     out.write(("\n" if args.format == "markdown" else "") + summary + "\n")
+    for line in assumed_lines(result):
+        out.write(("\n" if args.format == "markdown" else "") + line + "\n")
     for name, type_, reason in result.unknown:
         print(f"warning: layer '{name}' ({type_}): {reason}", file=sys.stderr)
     for row in result.layers:

@@ -20,7 +20,11 @@ import numpy as np
 
 from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 from caffecx.layers.datasource import (
+    SourceMissing,
     Transformer,
+    absent,
+    assume_or_raise,
+    batch_size,
     datum_chw,
     decode_image,
     find,
@@ -77,7 +81,18 @@ class _Source(Layer):
     num_tops = (1, 2)
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
-        return hinted(self, ctx) or self.from_source(ctx)
+        hint = hinted(self, ctx)
+        if hint:
+            return hint
+        try:
+            return self.from_source(ctx)
+        except SourceMissing as err:
+            return assume_or_raise(self, ctx, err, self.assumed_labels())
+
+    def assumed_labels(self) -> list[Shape]:
+        """The other tops' shapes beside an assumed data shape (Caffe's labels: (N,))."""
+        n = batch_size(self.lp) or 1
+        return [(n,)] * (len(self.lp.top) - 1)
 
     def from_source(self, ctx: Context) -> list[Shape]:
         raise NotImplementedError
@@ -109,7 +124,7 @@ class _DatumSource(_Source):
         p = self.lp.data_param
         path = resolve(self, ctx, p.source)
         if p.backend == caffe_pb2.DataParameter.LEVELDB and not (path / "data.mdb").exists():
-            raise self.fail(f"'{p.source}' is a LevelDB: not readable here; pass {shape_hint(self)}")
+            raise absent(self, f"'{p.source}' is a LevelDB: not readable here")
         try:
             raw = first_lmdb_value(path)
         except Exception as err:  # lmdb.Error and OS errors: name the source
@@ -179,6 +194,9 @@ class AnnotatedData(_DatumSource):
     def from_source(self, ctx: Context) -> list[Shape]:
         return _with_label(self, self.data_shape(ctx, annotated=True), (1, 1, 1, 8))
 
+    def assumed_labels(self) -> list[Shape]:
+        return [(1, 1, 1, 8)] * (len(self.lp.top) - 1)
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """Only fed tops: SSD's box labels, batch samplers and resize_param are not reproduced."""
         given = fed(self, run)
@@ -207,8 +225,7 @@ class ImageData(_Source):
         else:
             img = ctx.resolve(p.root_folder + first) or (listing.parent / (p.root_folder + first))
             if not img.is_file():
-                raise self.fail(f"could not open the first image '{p.root_folder + first}'; "
-                                f"pass {shape_hint(self)}")
+                raise absent(self, f"could not open the first image '{p.root_folder + first}'")
             size = image_size(img.read_bytes()[:65536])
             if size is None:
                 raise self.fail(f"unknown image format: '{img}'")

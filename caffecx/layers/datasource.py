@@ -4,19 +4,30 @@ Caffe's data layers learn their top shape by reading the first record of their s
 Datum, an image, an HDF5 dataset) and applying the DataTransformer's crop. When the source is absent
 here, the shape comes from a hint (``--input-shape TOP=N,C,H,W``, or the shapes a log printed); the
 hint for the first top wins over everything, and labels follow its batch size.
+
+Without a hint, a layer whose source is absent takes the shape its prototxt determines (`assumed_shape`:
+N from batch_size; H, W from crop_size, else new_height/new_width, else a present mean file; C from
+force_color/force_gray, ImageData's is_color, the number of mean_values (two or more), else a present
+mean file), recorded in ``Context.assumed``. What stays undetermined is named in the error. Assuming is
+on by default; ``Context.assume_data_shapes = False`` or `strict_data` (the CLI's ``--strict-data``)
+keep the refusal.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 import re
 import stat
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from caffecx.errors import ShapeError
 from caffecx.layers.base import Context, Layer, Shape
 
 _BATCH_PARAMS = ("data_param", "image_data_param", "hdf5_data_param", "window_data_param", "memory_data_param")
@@ -28,22 +39,129 @@ def batch_size(lp: Any) -> int | None:
                  if lp.HasField(f) and getattr(getattr(lp, f), "batch_size", 0)), None)
 
 
-def shape_hint(layer: Layer) -> str:
-    """``--input-shape TOP=N,C,H,W`` with what the prototxt already says filled in (batch size, crop)."""
+def shape_hint(layer: Layer, assumed: bool = False) -> str:
+    """``--input-shape TOP=N,C,H,W`` with what the prototxt already says filled in (batch size, crop;
+    with `assumed`, also the channels and sizes `assumed_shape` would take)."""
     lp = layer.lp
     top = lp.top[0] if len(lp.top) else "data"
     batch = batch_size(lp)
-    n = "N" if batch is None else str(batch)
     tp = lp.transform_param
     crop = int(tp.crop_size) if lp.HasField("transform_param") else 0
-    hw = f"{crop},{crop}" if crop else "H,W"
-    known = [w for w, ok in (("N is its batch_size", n != "N"), ("H,W its crop_size", bool(crop))) if ok]
-    return f"--input-shape {top}={n},C,{hw}" + (f" ({', '.join(known)})" if known else "")
+    c, c_from = _channels(layer, None) if assumed else (None, "")
+    size, hw_from = _height_width(layer, None) if assumed else (((crop, crop), "crop_size") if crop else (None, ""))
+    n = "N" if batch is None else str(batch)
+    hw = f"{size[0]},{size[1]}" if size else "H,W"
+    known = [w for w, ok in (("N is its batch_size", batch is not None), (f"C its {c_from}", c is not None),
+                             (f"H,W its {hw_from}", size is not None)) if ok]
+    return f"--input-shape {top}={n},{'C' if c is None else c},{hw}" + (f" ({', '.join(known)})" if known else "")
 
 
-def missing_source(layer: Layer, source: str, why: str = "not found") -> Exception:
-    return layer.fail(f"data source '{source}' {why} (looked in the cwd and the prototxt's folder); "
-                      f"pass {shape_hint(layer)}")
+class SourceMissing(ShapeError):
+    """A data layer's source (or its first record) is not here: the shape must be hinted or assumed."""
+
+
+def absent(layer: Layer, message: str) -> SourceMissing:
+    """A `SourceMissing` located at `layer` whose message ends with the ``--input-shape`` to pass."""
+    return SourceMissing(f"{message}; pass {shape_hint(layer)}", layer=layer.name)
+
+
+def missing_source(layer: Layer, source: str, why: str = "not found") -> SourceMissing:
+    return absent(layer, f"data source '{source}' {why} (looked in the cwd and the prototxt's folder)")
+
+
+_STRICT = contextvars.ContextVar("caffecx_strict_data", default=False)
+
+
+@contextlib.contextmanager
+def strict_data(strict: bool = True) -> Iterator[None]:
+    """Within the block, data layers with an absent source refuse instead of assuming a shape."""
+    token = _STRICT.set(strict)
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
+
+
+def _mean_file_shape(layer: Layer, ctx: Context) -> tuple[int, int, int] | None:
+    """(C, H, W) of the transform's mean file when it is present and readable, else None."""
+    tp = layer.lp.transform_param
+    if not (layer.lp.HasField("transform_param") and tp.HasField("mean_file")):
+        return None
+    path = ctx.resolve(tp.mean_file)
+    if path is None or not path.is_file():
+        return None
+    from caffecx.errors import CaffecxError
+    from caffecx.io.reader import read_blobproto
+
+    try:
+        mean = read_blobproto(path)
+    except CaffecxError:
+        return None
+    dims = (1,) * (4 - mean.ndim) + tuple(mean.shape) if mean.ndim <= 4 else tuple(mean.shape)
+    return (int(dims[1]), int(dims[2]), int(dims[3])) if len(dims) == 4 else None
+
+
+def _channels(layer: Layer, mean: tuple[int, int, int] | None) -> tuple[int | None, str]:
+    lp, tp = layer.lp, layer.lp.transform_param
+    if getattr(tp, "force_color", False):
+        return 3, "force_color"
+    if getattr(tp, "force_gray", False):
+        return 1, "force_gray"
+    if lp.type == "ImageData":
+        return (3, "is_color") if lp.image_data_param.is_color else (1, "is_color: false")
+    if len(tp.mean_value) > 1:
+        return len(tp.mean_value), f"{len(tp.mean_value)} mean_values"
+    if mean is not None:
+        return mean[0], "the mean file"
+    return None, ""
+
+
+def _height_width(layer: Layer, mean: tuple[int, int, int] | None) -> tuple[tuple[int, int] | None, str]:
+    lp, tp = layer.lp, layer.lp.transform_param
+    crop = int(tp.crop_size)
+    crop_h, crop_w = int(getattr(tp, "crop_h", 0) or crop), int(getattr(tp, "crop_w", 0) or crop)
+    if crop_h and crop_w:
+        return (crop_h, crop_w), "crop_size"
+    if lp.type == "ImageData" and lp.image_data_param.new_height > 0 and lp.image_data_param.new_width > 0:
+        return (int(lp.image_data_param.new_height), int(lp.image_data_param.new_width)), "new_height/new_width"
+    resize = getattr(tp, "resize_param", None)
+    if resize is not None and tp.HasField("resize_param") and resize.height > 0 and resize.width > 0:
+        return (int(resize.height), int(resize.width)), "resize_param"
+    if mean is not None:
+        return (mean[1], mean[2]), "the mean file"
+    return None, ""
+
+
+def assumed_shape(layer: Layer, ctx: Context) -> tuple[Shape | None, list[str], list[str]]:
+    """The data shape the prototxt determines: (N, C, H, W) or None, where each part came from, and
+    the names of the parts that stay undetermined."""
+    mean = _mean_file_shape(layer, ctx)
+    n = batch_size(layer.lp)
+    c, c_from = _channels(layer, mean)
+    hw, hw_from = _height_width(layer, mean)
+    missing = [name for name, ok in (("N (batch_size)", n), ("C (channels)", c), ("H,W (height, width)", hw))
+               if not ok]
+    sources = ["N from batch_size"] if n else []
+    sources += [f"C from {c_from}"] if c else []
+    sources += [f"H,W from {hw_from}"] if hw else []
+    if missing:
+        return None, sources, missing
+    return (int(n), int(c), *hw), sources, []  # type: ignore[arg-type]
+
+
+def assume_or_raise(layer: Layer, ctx: Context, err: SourceMissing, labels: list[Shape]) -> list[Shape]:
+    """`err` re-raised unless assuming is on and the prototxt determines the data shape: then that
+    shape (and `labels` for the other tops), recorded in ``ctx.assumed``."""
+    if not ctx.assume_data_shapes or _STRICT.get():
+        raise err
+    shape, sources, missing = assumed_shape(layer, ctx)
+    if shape is None:
+        what = err.message.rsplit("; pass ", 1)[0]
+        raise ShapeError(f"{what}; the prototxt does not determine {' nor '.join(missing)}: "
+                         f"pass {shape_hint(layer, assumed=True)}", layer=layer.name)
+    top = layer.lp.top[0] if len(layer.lp.top) else "data"
+    ctx.assumed.append({"layer": layer.name, "top": top, "shape": list(shape), "from": ", ".join(sources)})
+    return [shape, *labels]
 
 
 def hinted(layer: Layer, ctx: Context) -> list[Shape] | None:
@@ -143,7 +261,7 @@ def datum_chw(layer: Layer, datum: Any) -> tuple[int, int, int]:
 
 def resolve(layer: Layer, ctx: Context, source: str) -> Path:
     if not source:
-        raise layer.fail(f"the data layer names no source; pass {shape_hint(layer)}")
+        raise absent(layer, "the data layer names no source")
     path = ctx.resolve(source)
     if path is None:
         raise missing_source(layer, source)

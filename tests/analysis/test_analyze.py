@@ -11,6 +11,7 @@ from caffecx.analysis import analyze
 from caffecx.cli import main
 from caffecx.errors import GraphError, ShapeError, WeightsError
 from caffecx.graph import load_net
+from caffecx.layers.datasource import strict_data
 from caffecx.lenet import lenet_analysis, write_report
 
 DEPLOY = sorted((CORPUS / "prototxt").glob("*deploy*.prototxt"))
@@ -261,7 +262,7 @@ def test_layers_of_a_solvers_inline_net_are_located() -> None:
         line = text[node.line - 1]
         assert line[node.column - 1:].startswith("layer"), (node.name, line)
         assert f'"{node.name}"' in "\n".join(text[node.line - 1:node.line + 2]), node.name
-    with pytest.raises(ShapeError) as info:
+    with pytest.raises(ShapeError) as info, strict_data():  # (without: its shape is assumed from the prototxt)
         analyze(net)
     data = net.layer("data")  # the TEST one, at line 51
     assert (info.value.location.line, info.value.location.column) == (data.line, data.column) == (51, 1)

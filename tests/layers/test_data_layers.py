@@ -372,3 +372,68 @@ def test_load_image_input_through_the_transform(tmp_path) -> None:
     assert np.array_equal(cropped[0], rgb[:, :, ::-1].transpose(2, 0, 1)[:, 2:8, 1:7])
     with pytest.raises(ShapeError, match="an image feeds"):
         load_image_input(tp, tmp_path / "cat.png", (1, 4, 6, 4))
+
+
+# -- shapes assumed from the prototxt when the source is absent ----------------------------------------
+
+def test_absent_source_assumes_the_shape_the_prototxt_determines() -> None:
+    ctx = Context()
+    text = ('name: "data" type: "Data" top: "data" top: "label" data_param { source: "nowhere_lmdb" batch_size: 50 } '
+            'transform_param { crop_size: 224 mean_value: 104 mean_value: 117 mean_value: 123 }')
+    assert setup(text, ctx) == [(50, 3, 224, 224), (50,)]
+    assert ctx.assumed == [{"layer": "data", "top": "data", "shape": [50, 3, 224, 224],
+                            "from": "N from batch_size, C from 3 mean_values, H,W from crop_size"}]
+    gray = ('name: "d" type: "ImageData" top: "d" image_data_param { source: "no.txt" batch_size: 8 '
+            'new_height: 32 new_width: 40 is_color: false }')
+    assert setup(gray, Context()) == [(8, 1, 32, 40)]
+    forced = 'type: "Data" top: "d" data_param { source: "x" batch_size: 2 } transform_param { force_color: true crop_size: 7 }'
+    assert setup(forced, Context()) == [(2, 3, 7, 7)]
+
+
+def test_a_present_mean_file_gives_channels_and_size(tmp_path) -> None:
+    blob = caffe_pb2.BlobProto(shape=caffe_pb2.BlobShape(dim=[1, 3, 32, 30]), data=[0.0] * (3 * 32 * 30))
+    (tmp_path / "mean.binaryproto").write_bytes(blob.SerializeToString())
+    ctx = Context(base_dirs=[tmp_path])
+    text = 'type: "Data" top: "d" data_param { source: "x" batch_size: 4 } transform_param { mean_file: "mean.binaryproto" }'
+    assert setup(text, ctx) == [(4, 3, 32, 30)]
+    assert ctx.assumed[0]["from"] == "N from batch_size, C from the mean file, H,W from the mean file"
+
+
+def test_what_stays_undetermined_is_named_and_strict_data_refuses() -> None:
+    from caffecx.layers.datasource import strict_data
+
+    alexnet = ('name: "data" type: "Data" top: "data" data_param { source: "val_lmdb" batch_size: 50 } '
+               'transform_param { crop_size: 227 mean_file: "absent.binaryproto" }')
+    with pytest.raises(ShapeError, match=r"does not determine C \(channels\): pass --input-shape "
+                                         r"data=50,C,227,227 \(N is its batch_size, H,W its crop_size\)"):
+        setup(alexnet, Context())
+    one_mean = 'name: "d" type: "Data" top: "d" data_param { source: "x" batch_size: 9 } transform_param { mean_value: 5 }'
+    with pytest.raises(ShapeError, match=r"does not determine C \(channels\) nor H,W"):
+        setup(one_mean, Context())
+    determined = alexnet.replace('mean_file: "absent.binaryproto"', "force_gray: true")
+    assert setup(determined, Context()) == [(50, 1, 227, 227)]
+    with pytest.raises(ShapeError, match=r"data=50,C,227,227 \(N is its batch_size, H,W its crop_size\)"), strict_data():
+        setup(determined, Context())
+    with pytest.raises(ShapeError, match="not found"):
+        setup(determined, Context(assume_data_shapes=False))
+    assert setup(determined, Context(input_shapes={"data": (2, 3, 5, 5)})) == [(2, 3, 5, 5)]  # a hint wins
+
+
+def test_analyze_json_lists_assumed_inputs_for_a_corpus_net(capsys) -> None:
+    from paths import CORPUS
+
+    from caffecx.cli import main
+
+    net = str(CORPUS / "prototxt" / "bvlc_googlenet__train_val.prototxt")
+    assert main(["analyze", net, "--format", "json"]) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    assert out["assumed_inputs"] == [{"layer": "data", "top": "data", "shape": [50, 3, 224, 224],
+                                      "from": "N from batch_size, C from 3 mean_values, H,W from crop_size"}]
+    assert out["layers"][0]["top_shapes"] == [[50, 3, 224, 224], [50]]
+    assert out["totals"]["macs"] == 50 * 1_591_044_096  # GoogLeNet's 1.59 G MACs per 224x224 image
+    assert main(["analyze", net]) == 0
+    table = capsys.readouterr().out
+    assert "data (assumed)" in table and "assumed: data=50,3,224,224" in table
+    assert main(["analyze", net, "--strict-data"]) == 2
