@@ -5,8 +5,9 @@
 """
 
 from caffecx.logs.glog import GlogPrefix, parse_prefix
-from caffecx.logs.parser import LogParser, iter_events, parse_log
+from caffecx.logs.reading import iter_events, parse_log
 from caffecx.logs.records import Event, LayerRecord, LogMessage, NetLog, RunLog
+from caffecx.logs.scanner import LogParser
 from caffecx.logs.tables import CaffeLog
 
 __all__ = [

@@ -403,13 +403,13 @@ def _first_appearance(codes: np.ndarray, n_codes: int) -> list[int]:
 
 
 def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], list[float]]:
-    rp, sp, op = parser.row_parts, parser.lr_parts, parser.out_parts
+    rp, sp, op = parser.loss_parts, parser.lr_parts, parser.output_parts
     L = {k: _concat(rp, k, float) for k in ("loss", "lr", "iters_per_s", "s_per_interval", "tod")}
     for k in ("row", "run", "iteration", "interval_iters", "date", "line"):
         L[k] = _concat(rp, k, np.int64)
     for k in ("loss_missing", "lr_missing", "iters_per_s_missing", "s_per_interval_missing"):
         L[k] = _concat(rp, k, bool)
-    parser.row_parts = []  # concatenated: release the per-chunk parts before the tables are made
+    parser.loss_parts = []  # concatenated: release the per-chunk parts before the tables are made
     in_order = _nondecreasing(L["row"])  # parts come per chunk and source; rows have ids
     if not in_order:
         by_row = np.argsort(L["row"], kind="stable")
@@ -479,7 +479,7 @@ def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any
         miss["lr"][n:] = [e[3] for e in extra]
 
     # Train net output columns (the long table in file order: by row, then output index)
-    names = {code: name.decode("utf-8", "replace") for name, code in parser.out_names.items()}
+    names = {code: name.decode("utf-8", "replace") for name, code in parser.output_names.items()}
     o_row, o_name = _concat(op, "row", np.int64), _concat(op, "name", np.int64)
     o_idx = _concat(op, "index", np.int64)
     if not in_order:
@@ -489,7 +489,7 @@ def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any
     o_w[_concat(op, "loss_weight_missing", bool)] = np.nan
     o_c = _concat(op, "weighted", float)
     o_c[_concat(op, "weighted_missing", bool)] = np.nan
-    parser.out_parts = []
+    parser.output_parts = []
     if not _lex_sorted(o_row, o_idx):
         o_order = np.lexsort((o_idx, o_row))
         o_row, o_name, o_idx = o_row[o_order], o_name[o_order], o_idx[o_order]
@@ -728,7 +728,7 @@ def build_log(parser: Any) -> CaffeLog:
         snapshots=snapshots,
         restores=restores,
         messages=parser.messages,
-        lines=parser._lines,
+        lines=parser.lines,
         glog_lines=parser.glog_lines,
         orphan_outputs=parser.orphans,
         missing={"train": train_missing, "test": test_missing},

@@ -6,7 +6,7 @@ import pandas as pd
 from paths import CORPUS, LENET
 
 from caffecx.logs import parse_log
-from caffecx.logs.parser import _split_points
+from caffecx.logs.reading import _split_points
 
 
 def test_parallel_parse_matches(tmp_path) -> None:
