@@ -160,7 +160,7 @@ class Convolution(Layer):
 
 
 #: Largest column buffer (im2col) built at once; bigger batches are convolved a few images at a time.
-COLUMN_BYTES = 1 << 24
+COLUMN_BYTES = 1 << 22
 
 
 def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
@@ -176,16 +176,19 @@ def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: S
         return np.matmul(w, cols).reshape(num, c_out, *out)
     if group == channels == c_out:
         return depthwise(x, weight, geo, out)
-    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
-    view = window_view(xp, out, geo.kernel, geo.stride, geo.dilation)
     k = math.prod(geo.kernel)
     w = weight.reshape(group, c_out // group, channels // group * k)
-    # the column buffer is K times the input: build it for a few images at a time when it is large
+    # the column buffer is K times the input: pad and unfold a few images at a time when it is large
     per_image = channels * k * math.prod(out) * x.itemsize
     step = max(1, COLUMN_BYTES // max(per_image, 1))
-    parts = [np.matmul(w, view[i : i + step].reshape(-1, group, channels // group * k, math.prod(out)))
-             for i in range(0, num, step)]
-    return (parts[0] if len(parts) == 1 else np.concatenate(parts)).reshape(num, c_out, *out)
+    top = np.empty((num, group, c_out // group, math.prod(out)), dtype=x.dtype)
+    for i in range(0, num, step):
+        xp = pad_for_windows(x[i : i + step], out, geo.kernel, geo.stride, geo.pad, geo.dilation)
+        view = window_view(xp, out, geo.kernel, geo.stride, geo.dilation)
+        cols = view.reshape(-1, group, channels // group * k, math.prod(out))
+        np.matmul(w, cols, out=top[i : i + step])
+        del xp, view, cols  # freed before the next step's buffers are made
+    return top.reshape(num, c_out, *out)
 
 
 def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape) -> np.ndarray:

@@ -54,20 +54,24 @@ class LRN(Layer):
         dt = x.dtype.type
         if x.size == 0:
             return [x.copy()]
-        sq = x * x
-        if self.within():
-            pad = (size - 1) // 2
-            geo = Geometry((size, size), (1, 1), (pad, pad), (1, 1))
-            avg = pool2d(sq, "AVE", geo, x.shape[2:])[0]
-            scale = avg * dt(alpha) + dt(1)
-        else:  # the channel window c-pre .. c+pre (size is odd), zeros beyond the ends
-            scale = sq.copy()
-            for d in range(1, (size - 1) // 2 + 1):
-                scale[:, d:] += sq[:, :-d]
-                scale[:, :-d] += sq[:, d:]
-            scale *= dt(alpha / size)
-            scale += dt(lp.k)
-        return [_times_power(x, scale, beta).astype(run.dtype, copy=False)]
+        top = np.empty_like(x)
+        for i in range(x.shape[0]):  # a sample at a time: the temporaries stay a sample's size
+            sq = np.square(x[i : i + 1])
+            if self.within():
+                pad = (size - 1) // 2
+                geo = Geometry((size, size), (1, 1), (pad, pad), (1, 1))
+                scale = pool2d(sq, "AVE", geo, x.shape[2:])[0]
+                scale *= dt(alpha)
+                scale += dt(1)
+            else:  # the channel window c-pre .. c+pre (size is odd), zeros beyond the ends
+                scale = sq.copy()
+                for d in range(1, (size - 1) // 2 + 1):
+                    scale[:, d:] += sq[:, :-d]
+                    scale[:, :-d] += sq[:, d:]
+                scale *= dt(alpha / size)
+                scale += dt(lp.k)
+            top[i : i + 1] = _times_power(x[i : i + 1], scale, beta)
+        return [top]
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         size = self._size()
