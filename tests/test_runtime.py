@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from paths import FIXTURES, LENET, files
+from paths import FIXTURES, LENET, REPO, files
 
 from caffecx.blobdiff import compare_blob, compare_blobs, read_reference
 from caffecx.cli import main
@@ -178,3 +178,40 @@ def test_in_place_layers_never_write_into_the_callers_input() -> None:
     x = np.array([[-1.0, 2.0, -3.0], [4.0, -5.0, 6.0]], np.float32)
     out = load_net(text).forward(x=x)["x"]
     assert out.tolist() == [[0, 2, 0], [4, 0, 6]] and x[0, 0] == -1.0
+
+
+@pytest.mark.parametrize("layer, why", [
+    ('type: "Python" python_param { module: "os" layer: "system" }', "has no forward pass"),
+    ('type: "NoSuchLayer"', "unknown layer type 'NoSuchLayer'"),
+    ('type: "Pooling" pooling_param { pool: STOCHASTIC kernel_size: 2 stride: 2 }', "STOCHASTIC"),
+])
+def test_layers_that_cannot_run_are_refused_by_name_and_line_before_any_work(
+        layer: str, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proto = tmp_path / "bad.prototxt"
+    proto.write_text('name: "bad"\nlayer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 '
+                     'dim: 4 dim: 4 } } }\nlayer { name: "r" type: "ReLU" bottom: "x" top: "r" }\n'
+                     f'layer {{ name: "odd" bottom: "r" top: "y" {layer} }}\n')
+    out = tmp_path / "out.npz"
+    args = ["run", str(proto), "--out", str(out), "--input-shape", "y=1,1,2,2"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{proto}:4:1: layer 'odd': cannot run" in err and why in err
+    assert not out.exists()
+
+
+def test_an_image_input_goes_through_the_input_layers_transform(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    pixels = np.random.default_rng(2).integers(0, 256, (28, 28), dtype=np.uint8)
+    image = tmp_path / "digit.png"
+    Image.fromarray(pixels, mode="L").save(image)
+    array = tmp_path / "digit.npy"
+    np.save(array, np.broadcast_to(pixels.astype(np.float32), (64, 1, 28, 28)))
+    proto = str(REPO / "prototxt" / "lenet.prototxt")
+    model = str(LENET / "lenet_iter_1000.caffemodel")
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert main(["run", proto, "--weights", model, "--input", f"data={image}", "--out", str(a)]) == 0
+    assert main(["run", proto, "--weights", model, "--input", str(array), "--out", str(b)]) == 0
+    with np.load(a) as x, np.load(b) as y:
+        assert x["blob/prob"].shape == (64, 10) and np.array_equal(x["blob/prob"], y["blob/prob"])
