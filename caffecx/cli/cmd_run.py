@@ -149,12 +149,19 @@ def _print_top(blobs: dict[str, np.ndarray], outputs: list[str], k: int, labels:
 
 
 def _print_summary(blobs: dict[str, np.ndarray], executor: Executor, out: str | None) -> None:
+    """One line per kept blob: a scalar's value (a loss as Caffe's ``name = x (* w = wx loss)``), else
+    its shape and range."""
+    losses = executor.losses(blobs)
     for name, array in blobs.items():
-        finite = array[np.isfinite(array)] if array.size else array
+        if array.size == 1:
+            value = float(array.reshape(-1)[0])
+            weighted = losses.get(name)
+            tail = f" (* {weighted / value:g} = {weighted:g} loss)" if weighted is not None and value else ""
+            print(f"{name} = {value:g}{tail}")
+            continue
+        finite = array[np.isfinite(array)]
         stats = (f"min {finite.min():.6g} max {finite.max():.6g} mean {finite.mean():.6g}"
                  if finite.size else "no finite values")
-        print(f"{name}: {'x'.join(map(str, array.shape)) or 'scalar'} {stats}")
-    for name, value in executor.losses(blobs).items():
-        print(f"loss {name} = {value:.6g}")
+        print(f"{name}: {'x'.join(map(str, array.shape))} {stats}")
     if out:
-        print(f"wrote {len(blobs) if out else 0} blobs to {out}", file=sys.stderr)
+        print(f"wrote {len(blobs)} blobs to {out}", file=sys.stderr)
