@@ -1,15 +1,18 @@
 """Training curves of one or several Caffe logs on one figure (matplotlib, no pyplot state).
 
-Three rows -- the displayed training loss (``Iteration N, loss = x``), every test output, and the
-learning rate -- against iterations (left) and seconds since the start (right). Each log has its
-own colour, so logs of several runs or experiments can be compared.
+Small multiples a reader takes in at a glance: one row for the displayed training loss (``Iteration N,
+loss = x``), one row per test output (each on an axis of its own scale: an accuracy of 0-1 is not
+flattened under a loss of 7), one row for the learning rate; against iterations (left) and time since
+the start (right; in minutes or hours for long runs). One log: each row its own colour, the log's name
+once in the title. Several logs: one colour per log, named once in the figure's legend; several test nets
+of one log differ by line style.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 _STYLES = ["-", "--", ":", "-."]
+_TIME_UNITS = ((3 * 3600, 3600.0, "hours"), (300, 60.0, "minutes"), (0, 1.0, "seconds"))
 
 
 def _label(log: CaffeLog, i: int, labels: Sequence[str] | None) -> str:
@@ -33,70 +37,124 @@ def plot_logs(logs: Sequence[CaffeLog], path: str | Path, labels: Sequence[str] 
     the suffix), written whole or not at all. Returns the path written."""
     import io
 
+    import matplotlib
+
     from caffecx.io.writer import write_atomic
 
     fig = curves_figure(logs, labels, dpi)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    fig.savefig(buf, format=out.suffix.lstrip(".").lower() or "png")
+    fmt = out.suffix.lstrip(".").lower() or "png"
+    with matplotlib.rc_context({"svg.hashsalt": "caffecx"}):
+        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt in ("svg", "pdf") else None)
     write_atomic(out, buf.getvalue())
     return out
 
 
+def test_outputs(logs: Sequence[CaffeLog]) -> list[str]:
+    """Every test output column of the logs, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for log in logs:
+        for c in log.test.columns:
+            if c not in TEST_FIXED:
+                seen.setdefault(c)
+    return list(seen)
+
+
+def _time_unit(logs: Sequence[CaffeLog]) -> tuple[float, str]:
+    longest = 0.0
+    for log in logs:
+        for frame in (log.train, log.test):
+            if len(frame) and "seconds" in frame:
+                s = frame["seconds"].to_numpy(dtype=float, na_value=np.nan)
+                if np.isfinite(s).any():
+                    longest = max(longest, float(np.nanmax(s)))
+    return next((div, name) for limit, div, name in _TIME_UNITS if longest > limit)
+
+
 def curves_figure(logs: Sequence[CaffeLog], labels: Sequence[str] | None = None, dpi: int = 100) -> Figure:
-    """The figure `plot_logs` saves: axes ``[row, col]`` with rows loss / test outputs / lr and columns
-    iterations / seconds. Loss is on a log axis when positive, the lr when it spans 10x or more."""
+    """The figure `plot_logs` saves: axes ``[row, col]``, rows training loss / each test output / lr,
+    columns iterations / time. Loss-like rows and the lr go on a log axis when positive and spanning 10x."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(13, 10), dpi=dpi)
+    outputs = test_outputs(logs)
+    rows = ["training loss", *outputs, "learning rate"]
+    fig = Figure(figsize=(12, 1.2 + 2.1 * len(rows)), dpi=dpi)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(3, 2, sharex="col")
-    colors = [f"C{i % 10}" for i in range(len(logs))]
+    axes = np.atleast_2d(fig.subplots(len(rows), 2, sharex="col", squeeze=False))
+    div, unit = _time_unit(logs)
+    several = len(logs) > 1
     for i, log in enumerate(logs):
-        name = _label(log, i, labels)
-        tr, te = log.train, log.test
+        colors = [f"C{i % 10}"] * len(rows) if several else [f"C{k % 10}" for k in range(len(rows))]
         for col, xcol in enumerate(("iteration", "seconds")):
-            if len(tr):
-                x = tr[xcol].to_numpy(dtype=float, na_value=np.nan)
-                y = tr["loss"].to_numpy(dtype=float)
-                ok = ~np.isnan(x) & ~np.isnan(y)
-                if ok.any():
-                    axes[0, col].plot(x[ok], y[ok], color=colors[i], lw=1, label=f"{name} train loss")
-                lr = tr["lr"].to_numpy(dtype=float)
-                ok = ~np.isnan(x) & ~np.isnan(lr)
-                if ok.any():
-                    axes[2, col].plot(x[ok], lr[ok], color=colors[i], lw=1, label=f"{name} lr")
-            if len(te):
-                x = te[xcol].to_numpy(dtype=float, na_value=np.nan)
-                nets = te["net"].to_numpy(dtype=float, na_value=-1)
-                outputs = [c for c in te.columns if c not in TEST_FIXED]
-                for k, out in enumerate(outputs):
-                    y = te[out].to_numpy(dtype=float)
-                    for net in np.unique(nets):
-                        ok = (nets == net) & ~np.isnan(x) & ~np.isnan(y)
-                        if ok.any():
-                            suffix = f" (test net #{int(net)})" if len(np.unique(nets)) > 1 and net >= 0 else ""
-                            axes[1, col].plot(x[ok], y[ok], _STYLES[k % len(_STYLES)], color=colors[i], lw=1,
-                                              marker=".", label=f"{name} {out}{suffix}")
-    titles = ("training loss", "test outputs", "learning rate")
-    for row in range(3):
-        for col in range(2):
-            ax = axes[row, col]
-            ax.grid(True, alpha=0.3)
-            if col == 0:
-                ax.set_ylabel(titles[row])
-            if ax.has_data():
-                if row in (0, 2) and _positive(ax, spread=1.0 if row == 0 else 10.0):
-                    ax.set_yscale("log")  # (a step lr policy divides by 10: each step stays visible)
-                if col == 1 or row == 1:
-                    ax.legend(fontsize=7, loc="best")
-    axes[2, 0].set_xlabel("iteration")
-    axes[2, 1].set_xlabel("seconds since the start")
-    fig.suptitle(", ".join(_label(log, i, labels) for i, log in enumerate(logs)), fontsize=10)
-    fig.tight_layout()
+            scale = div if xcol == "seconds" else 1.0
+            _train_curves(axes[:, col], log, xcol, scale, colors)
+            _test_curves(axes[1:-1, col], log, outputs, xcol, scale, colors[1:-1])
+    _finish(fig, axes, rows, unit)
+    names = [_label(log, i, labels) for i, log in enumerate(logs)]
+    if several:
+        handles = [axes[0, 0].plot([], [], color=f"C{i % 10}", lw=1.5)[0] for i in range(len(logs))]
+        fig.legend(handles, names, loc="upper center", ncol=min(4, len(names)), fontsize=8,
+                   bbox_to_anchor=(0.5, 1.0 - 0.35 / fig.get_figheight()), frameon=False)
+        fig.suptitle(f"{len(logs)} logs", fontsize=11)
+    else:
+        fig.suptitle(names[0] if names else "", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.6 if several else 0.25) / fig.get_figheight()))
     return fig
+
+
+def _xy(frame: Any, xcol: str, ycol: str, scale: float, mask: np.ndarray | None = None) -> tuple[Any, Any]:
+    x = frame[xcol].to_numpy(dtype=float, na_value=np.nan) / scale
+    y = frame[ycol].to_numpy(dtype=float, na_value=np.nan)
+    ok = ~np.isnan(x) & ~np.isnan(y) & (mask if mask is not None else True)
+    return x[ok], y[ok]
+
+
+def _train_curves(column: Any, log: CaffeLog, xcol: str, scale: float, colors: list[str]) -> None:
+    tr = log.train
+    if not len(tr):
+        return
+    for ax, ycol, color in ((column[0], "loss", colors[0]), (column[-1], "lr", colors[-1])):
+        x, y = _xy(tr, xcol, ycol, scale)
+        if len(x):
+            ax.plot(x, y, color=color, lw=1)
+
+
+def _test_curves(column: Any, log: CaffeLog, outputs: list[str], xcol: str, scale: float,
+                 colors: list[str]) -> None:
+    te = log.test
+    if not len(te):
+        return
+    nets = te["net"].to_numpy(dtype=float, na_value=-1)
+    kinds = np.unique(nets)
+    for k, out in enumerate(outputs):
+        if out not in te:
+            continue
+        for j, net in enumerate(kinds):
+            x, y = _xy(te, xcol, out, scale, nets == net)
+            if len(x):
+                label = f"test net #{int(net)}" if len(kinds) > 1 and net >= 0 else None
+                column[k].plot(x, y, _STYLES[j % len(_STYLES)], color=colors[k], lw=1.2, marker=".", ms=4,
+                               label=label)
+
+
+def _finish(fig: Any, axes: Any, rows: list[str], unit: str) -> None:
+    for r, title in enumerate(rows):
+        for c in range(2):
+            ax = axes[r, c]
+            ax.grid(True, alpha=0.3)
+            if c == 0:
+                ax.set_ylabel(title, fontsize=9)
+            if ax.has_data():
+                lossy = r == 0 or "loss" in title
+                if (lossy or r == len(rows) - 1) and _positive(ax, spread=10.0):
+                    ax.set_yscale("log")  # (a step lr policy divides by 10: each step stays visible)
+                if c == 1 and any(line.get_label()[:1] != "_" for line in ax.get_lines()):
+                    ax.legend(fontsize=7, loc="best")
+    axes[-1, 0].set_xlabel("iteration")
+    axes[-1, 1].set_xlabel(f"{unit} since the start")
 
 
 def _positive(ax: object, spread: float = 1.0) -> bool:

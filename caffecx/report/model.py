@@ -101,7 +101,7 @@ def build_report(net: str | os.PathLike[str] | None = None, *, weights: str | os
         report.forward = forward_check(plan, result, timing=opts.timing)
     if log is not None:
         report.log = parse_log(log)
-        report.check = check_log(report.log, net, input_shapes=opts.input_shapes or None)
+        report.check = check_log(report.log, report.net_path, input_shapes=opts.input_shapes or None)
     _add_roofline(report, plan, opts)
     from caffecx.report.assemble import add_figures
 

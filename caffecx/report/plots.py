@@ -58,7 +58,7 @@ def memory_figure(result: Analysis) -> Figure:
     ax.set_ylabel("MiB")
     ax.set_title("memory required for data")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right")
     _names_axis(ax, [r.name for r in rows])
     fig.tight_layout()
     return fig

@@ -25,7 +25,7 @@ def log_section(report: Report) -> Any:
     if len(log.test):
         last = log.test.iloc[-1]
         outs = [c for c in log.test.columns if c not in ("run", "iteration", "net", "seconds", "lr", "line")]
-        items.append(f"Last test (iteration {last['iteration']}): "
+        items.append(f"Last test (iteration {int(last['iteration'])}): "
                      + ", ".join(f"{c} = {float(last[c]):.6g}" for c in outs) + ".")
     if "log_curves.svg" in report.figures:
         items.append(Figure("log_curves.svg", "training loss, test outputs and learning rate"))

@@ -87,16 +87,23 @@ def test_curves_figure_scales() -> None:
     step = parse_log(CORPUS / "logs" / "caffenet-benchmark__batch_size__caffenet128_lsuv_bs1024.log")
     lenet = parse_log(LENET_LOG)
     fig = curves_figure([lenet, step])
-    axes = [fig.axes[i] for i in range(6)]  # rows: loss, test outputs, lr; columns: iterations, seconds
-    assert [ax.get_yscale() for ax in axes] == ["log", "log", "linear", "linear", "log", "log"]
-    lr = axes[4].get_lines()[1]  # the step policy: 0.01 -> 1e-5 in three steps of 10x
+    # rows: training loss, one per test output (accuracy, loss), lr; columns: iterations, time
+    axes = [fig.axes[i] for i in range(8)]
+    assert [ax.get_ylabel() for ax in axes[::2]] == ["training loss", "accuracy", "loss", "learning rate"]
+    assert [ax.get_yscale() for ax in axes] == ["log", "log", "linear", "linear", "log", "log", "log", "log"]
+    lr = axes[6].get_lines()[1]  # the step policy: 0.01 -> 1e-5 in three steps of 10x
     assert sorted(set(lr.get_ydata().tolist()), reverse=True) == [0.01, 0.001, 0.0001, 1e-05]
-    assert [line.get_label() for line in axes[2].get_lines()] == [
-        "lenet_train.log accuracy", "lenet_train.log loss",
-        "caffenet-benchmark__batch_size__caffenet128_lsuv_bs1024.log accuracy",
-        "caffenet-benchmark__batch_size__caffenet128_lsuv_bs1024.log loss"]
-    # lenet's lr alone spans less than 10x: a linear axis
-    assert curves_figure([lenet]).axes[4].get_yscale() == "linear"
+    # one colour per log, the logs named once in the figure's legend, the step run's time in hours
+    assert [line.get_color() for line in axes[2].get_lines()] == ["C0", "C1"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "lenet_train.log", "caffenet-benchmark__batch_size__caffenet128_lsuv_bs1024.log"]
+    assert axes[7].get_xlabel() == "hours since the start"
+    assert max(axes[3].get_lines()[1].get_xdata()) < 13  # 12.6 hours
+    # lenet alone: its lr spans less than 10x (linear), each row its own colour, the name in the title
+    one = curves_figure([lenet])
+    assert one.axes[6].get_yscale() == "linear" and one._suptitle.get_text() == "lenet_train.log"
+    assert [one.axes[i].get_lines()[0].get_color() for i in (0, 2, 4, 6)] == ["C0", "C1", "C2", "C3"]
+    assert one.axes[7].get_xlabel() == "seconds since the start" and not one.legends
 
 
 def test_several_logs_as_json(capsys) -> None:
