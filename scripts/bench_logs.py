@@ -99,7 +99,7 @@ print(dt, n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, 0)
 OURS = r'''
 import sys, time, resource
 from caffecx.logs import parse_log  # imports (numpy, pandas) are not part of the extraction
-import caffecx.logs.fastscan, caffecx.logs.tables  # noqa
+import caffecx.logs.scanner, caffecx.logs.tables  # noqa
 t0 = time.perf_counter()
 log = parse_log(sys.argv[1], workers=None if sys.argv[2] == "auto" else int(sys.argv[2]))
 dt = time.perf_counter() - t0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pandas as pd
 
 from caffecx.errors import CaffecxError
 from caffecx.logs import CaffeLog, parse_log
+from caffecx.logs.formats import write_json, write_jsonl
 from caffecx.logs.tables import write_frame_csv
 from caffecx.tables import render_text
 
@@ -24,9 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "2015+ wordings, restarts, CRLF, Markdown-indented excerpts) and print the nets "
                                    "set up and the train/test tables.")
     p.add_argument("logs", nargs="+", metavar="LOG", help="log file(s)")
-    p.add_argument("--format", choices=["table", "csv", "json"], default=None,
-                   help="stdout format: summary tables (default), the train table as CSV, or JSON "
-                        "(non-finite numbers as the strings \"nan\"/\"inf\"/\"-inf\", values not logged as null)")
+    p.add_argument("--format", choices=["table", "csv", "json", "jsonl"], default=None,
+                   help="stdout format: summary tables (default), the train table as CSV, JSON "
+                        "(non-finite numbers as the strings \"nan\"/\"inf\"/\"-inf\", values not logged as null), "
+                        "or JSON Lines (one row per line, its table named in \"table\")")
     p.add_argument("--csv", metavar="DIR", help="write parse_log.py-style LOG.train / LOG.test files into DIR")
     p.add_argument("--plot", metavar="PNG", help="plot loss, test outputs and lr against iterations and seconds")
     p.add_argument("--rows", type=int, default=10, metavar="N",
@@ -61,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format or ("table" if not (args.csv or args.plot) else None)
     out = sys.stdout
     if fmt == "json":
-        payload: Any = logs[0].to_json() if len(logs) == 1 else [log.to_json() for log in logs]
-        json.dump(payload, out, indent=1, allow_nan=False)
-        out.write("\n")
+        write_json(logs, out)
+    elif fmt == "jsonl":
+        write_jsonl(logs, out)
     elif fmt == "csv":
         _write_train_csv(logs, out)
     elif fmt == "table":

@@ -29,6 +29,9 @@ from caffecx.logs.records import LogMessage, NetLog, RunLog, echo_layer_types
 TRAIN_FIXED = ["run", "iteration", "seconds", "loss", "lr", "iters_per_s", "s_per_interval", "interval_iters",
                "line"]
 TEST_FIXED = ["run", "iteration", "net", "seconds", "lr", "line"]
+TEST_BATCH_COLUMNS = ["run", "batch", "name", "value", "line"]  # caffe test: ``Batch N, name = v``
+TEST_RESULT_COLUMNS = ["run", "name", "value", "loss_weight", "weighted", "line"]  # its means, ``Loss: x``
+TIMING_COLUMNS = ["run", "layer", "direction", "ms", "line"]  # caffe time: per layer, then the averages
 
 
 def output_column(name: str, taken: set[str]) -> str:
@@ -62,6 +65,9 @@ class CaffeLog:
     glog_lines: int
     orphan_outputs: int = 0
     missing: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    test_batches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TEST_BATCH_COLUMNS))
+    test_results: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TEST_RESULT_COLUMNS))
+    timing: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIMING_COLUMNS))
 
     # ------------------------------------------------------------------ convenience
     @property
@@ -126,9 +132,11 @@ class CaffeLog:
         }
 
     # ------------------------------------------------------------------ exports
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, tables: bool = True) -> dict[str, Any]:
         """A JSON-ready dict. Numbers that were not logged are ``null``; logged non-finite values are
-        the strings ``"nan"``, ``"inf"`` and ``"-inf"`` (JSON has no NaN)."""
+        the strings ``"nan"``, ``"inf"`` and ``"-inf"`` (JSON has no NaN). ``tables=False`` leaves the
+        row tables empty (`caffecx.logs.formats` writes them in bulk)."""
+        rows = frame_records if tables else (lambda *a, **k: [])
         solver = self.solver
         if solver is not None:
             from google.protobuf.json_format import MessageToDict
@@ -139,16 +147,19 @@ class CaffeLog:
         return {
             "path": self.path,
             "nets": [net.to_dict() for net in self.net_logs],
-            "train": frame_records(self.train, self.missing.get("train"), first=["iteration", "loss", "lr",
-                                                                                  "seconds", "iters_per_s"]),
-            "test": frame_records(self.test, self.missing.get("test"), first=["iteration", "net"]),
-            "snapshots": frame_records(self.snapshots),
-            "restores": frame_records(self.restores),
+            "train": rows(self.train, self.missing.get("train"), first=["iteration", "loss", "lr", "seconds",
+                                                                         "iters_per_s"]),
+            "test": rows(self.test, self.missing.get("test"), first=["iteration", "net"]),
+            "snapshots": rows(self.snapshots),
+            "restores": rows(self.restores),
             "solver": solver_json,
             "runs": [run.to_dict() for run in self.runs],
             "errors": [{"line": m.line, "severity": m.severity, "message": m.message, "run": m.run}
                        for m in self.errors],
             "fatal": self.fatal,
+            "test_batches": rows(self.test_batches),
+            "test_results": rows(self.test_results),
+            "timing": rows(self.timing),
         }
 
     def parse_log_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -732,4 +743,7 @@ def build_log(parser: Any) -> CaffeLog:
         glog_lines=parser.glog_lines,
         orphan_outputs=parser.orphans,
         missing={"train": train_missing, "test": test_missing},
+        test_batches=pd.DataFrame(parser.test_batches, columns=TEST_BATCH_COLUMNS),
+        test_results=pd.DataFrame(parser.test_results, columns=TEST_RESULT_COLUMNS),
+        timing=pd.DataFrame(parser.timing, columns=TIMING_COLUMNS),
     )

@@ -29,9 +29,9 @@ HOT_LINE = re.compile(rb"\n([^\]\n]*)\] (?:" + _HOT + rb")")
 #: speaks (``*** Aborted at``, ``*** SIGTERM``, ``*** Check failure stack trace``)
 RARE_LINE = re.compile(
     rb"\] (?!Iteration \d{1,18}(?:, l| \(.{0,80}?\), loss = )|(?: {4}[ \t\r\x0b\x0c]*)?Train net output #)"
-    rb"[^\n]*|\*\*\* (?:Aborted at|SIG[A-Z]+ |Check failure stack trace)[^\n]*")
+    rb"|\*\*\* (?:Aborted at|SIG[A-Z]+ |Check failure stack trace)")
 #: any line with a message, or glog's signal handler (the line-by-line reading)
-ANY_LINE = re.compile(rb"\] [^\n]*|\*\*\* (?:Aborted at|SIG[A-Z]+ |Check failure stack trace)[^\n]*")
+ANY_LINE = re.compile(rb"\] |\*\*\* (?:Aborted at|SIG[A-Z]+ |Check failure stack trace)")
 #: a display line, where a big file may be cut for parallel parsing
 DISPLAY_LINE = re.compile(rb"\] Iteration \d{1,18}(?: \([^)\n]*\))?, loss = ")
 

@@ -1,0 +1,81 @@
+"""JSON and JSON Lines of a `CaffeLog`, written column by column (no Python dict per cell).
+
+Numbers keep every digit (``repr``); a value that was not logged is ``null``; a logged ``nan``,
+``inf``, ``-inf`` is the string ``"nan"``, ``"inf"``, ``"-inf"`` (JSON has no NaN), as in
+`CaffeLog.to_json`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from caffecx.logs.tables import CaffeLog
+
+FIRST = {"train": ["iteration", "loss", "lr", "seconds", "iters_per_s"], "test": ["iteration", "net"]}
+ROW_TABLES = ("train", "test", "snapshots", "restores", "test_batches", "test_results", "timing")
+
+
+def column_json(values: pd.Series, missing: np.ndarray) -> list[str]:
+    """One column as JSON texts."""
+    if values.dtype.kind == "f":
+        arr = values.to_numpy(dtype=np.float64)
+        out = list(map(repr, arr.tolist()))
+        for i in np.flatnonzero(~np.isfinite(arr) | missing).tolist():
+            out[i] = "null" if missing[i] else '"nan"' if np.isnan(arr[i]) else '"inf"' if arr[i] > 0 else '"-inf"'
+        return out
+    if values.dtype.kind in "iu" or isinstance(values.dtype, pd.Int64Dtype):
+        arr = values.to_numpy(dtype=np.int64, na_value=0)
+        return ["null" if m else str(v) for v, m in zip(arr.tolist(), missing.tolist(), strict=True)]
+    return ["null" if m or v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else json.dumps(v)
+            for v, m in zip(values.tolist(), missing.tolist(), strict=True)]
+
+
+def row_json(frame: pd.DataFrame, missing: pd.DataFrame | None = None, first: list[str] | None = None,
+             lead: dict[str, Any] | None = None) -> list[str]:
+    """Each row of ``frame`` as one JSON object text (``lead`` keys first, then ``first`` columns)."""
+    cols = [c for c in (first or []) if c in frame.columns] + [c for c in frame.columns if c not in (first or [])]
+    if not len(frame):
+        return []
+    texts = []
+    for c in cols:
+        miss = missing[c].to_numpy(dtype=bool) if missing is not None and c in missing else frame[c].isna().to_numpy()
+        texts.append(column_json(frame[c], miss))
+    head = "".join(f"{json.dumps(k)}: {json.dumps(v)}, " for k, v in (lead or {}).items())
+    template = "{" + head.replace("%", "%%") + ", ".join(json.dumps(str(c)).replace("%", "%%") + ": %s"
+                                                         for c in cols) + "}"
+    return [template % row for row in zip(*texts, strict=True)]
+
+
+def write_json(logs: list[CaffeLog], out: IO[str]) -> None:
+    """``caffecx log --format json``: the keys of `CaffeLog.to_json`, the row tables written in bulk."""
+    out.write("[\n" if len(logs) > 1 else "")
+    for k, log in enumerate(logs):
+        small = log.to_json(tables=False)
+        parts = []
+        for key, value in small.items():
+            if key in ROW_TABLES:
+                rows = row_json(getattr(log, key), log.missing.get(key), FIRST.get(key))
+                value_text = "[\n" + ",\n".join(rows) + "\n]" if rows else "[]"
+            else:
+                value_text = json.dumps(value, indent=1, allow_nan=False)
+            parts.append(f"{json.dumps(key)}: {value_text}")
+        out.write(("," if k else "") + "{\n" + ",\n".join(parts) + "\n}\n")
+    out.write("]\n" if len(logs) > 1 else "")
+
+
+def write_jsonl(logs: list[CaffeLog], out: IO[str]) -> None:
+    """``--format jsonl``: one row per line, each with its ``table`` and ``log``; nets as ``nets`` rows
+    (with their layers), runs as ``runs`` rows."""
+    for log in logs:
+        for net in log.net_logs:
+            out.write(json.dumps({"table": "nets", "log": log.path, **net.to_dict()}) + "\n")
+        for run in log.runs:
+            out.write(json.dumps({"table": "runs", "log": log.path, **run.to_dict()}) + "\n")
+        for key in ROW_TABLES:
+            rows = row_json(getattr(log, key), log.missing.get(key), FIRST.get(key), {"table": key, "log": log.path})
+            if rows:
+                out.write("\n".join(rows) + "\n")

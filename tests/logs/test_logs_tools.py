@@ -1,0 +1,46 @@
+"""``caffe test`` and ``caffe time`` logs: their tables, through the public API and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+from paths import LENET, REPO
+
+from caffecx.cli import main
+from caffecx.logs import parse_log
+
+TEST_LOG = REPO / "tests" / "data" / "logs" / "lenet_test.log"
+
+
+def test_caffe_test_batches_and_results() -> None:
+    log = parse_log(TEST_LOG)
+    assert log.test_batches[["batch", "name", "value"]].values.tolist() == [
+        [0, "accuracy", 0.99], [0, "loss", 0.0253211], [1, "accuracy", 0.98], [1, "loss", 0.0412],
+        [2, "accuracy", 0.98], [2, "loss", 0.0238]]
+    res = log.test_results.set_index("name")
+    assert res.loc["accuracy", "value"] == 0.983333 and res.loc["Loss", "value"] == 0.030107
+    assert res.loc["loss", "loss_weight"] == 1.0 and res.loc["loss", "weighted"] == 0.030107
+    assert len(log.train) == 0 and len(log.net_logs) == 1
+
+
+def test_caffe_time_per_layer_and_direction() -> None:
+    log = parse_log(LENET / "lenet_time.log")
+    t = log.timing
+    assert len(t) == 9 * 2 + 4
+    conv1 = t[t["layer"] == "conv1"].set_index("direction")["ms"].to_dict()
+    assert conv1 == {"forward": 1.347, "backward": 1.0997}
+    totals = t[t["layer"].isna()].set_index("direction")["ms"].to_dict()
+    assert totals == {"forward": 10.7873, "backward": 9.7007, "forward-backward": 20.5, "total": 205.0}
+
+
+def test_training_logs_have_no_such_rows() -> None:
+    log = parse_log(LENET / "lenet_train.log")
+    assert log.test_batches.empty and log.test_results.empty and log.timing.empty
+
+
+def test_jsonl_names_the_table(capsys) -> None:
+    assert main(["log", str(LENET / "lenet_time.log"), "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    timing = [r for r in rows if r["table"] == "timing"]
+    assert timing[0] == {"table": "timing", "log": str(LENET / "lenet_time.log"), "run": 0, "layer": "mnist",
+                         "direction": "forward", "ms": 0.0191, "line": 247}
