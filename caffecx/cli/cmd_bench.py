@@ -18,7 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time the forward pass (whole and per layer), GFLOP/s, peak memory",
                        description="Time the NumPy forward pass in-process (median and min of K passes after "
                                    "a warm-up), per layer, with the analyzer's FLOPs and peak memory.")
-    p.add_argument("net", help="net prototxt (or a solver naming one, or a .caffemodel)")
+    p.add_argument("net", nargs="?", help="net prototxt (or a solver naming one, or a .caffemodel)")
+    p.add_argument("--machine", action="store_true",
+                   help="measure this machine instead: peak float32 GEMM GFLOP/s and memory bandwidth (a few "
+                        "seconds; the roofline's peaks, for `caffecx report --machine FILE`)")
     p.add_argument("--weights", help=".caffemodel (default: the fillers' values)")
     p.add_argument("--phase", choices=["TRAIN", "TEST"], default="TEST")
     p.add_argument("--batch", type=int, default=None, help="replace the batch size of every input")
@@ -38,7 +41,24 @@ def _progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
+def run_machine(args: argparse.Namespace) -> int:
+    from caffecx.report.roofline import measure_machine
+
+    m = measure_machine()
+    if args.format == "json":
+        json.dump(m.to_json(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    print(f"peak GEMM: {m.gemm_gflops:.1f} GFLOP/s (float32 {m.matmul_n}x{m.matmul_n} matmul, best of 20)")
+    print(f"memory bandwidth: {m.bandwidth_gbs:.1f} GB/s (a {m.copy_mib} MiB float32 copy: read + write, best of 5)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.machine:
+        return run_machine(args)
+    if args.net is None:
+        raise CaffecxError("bench needs a NET (or --machine)")
     if args.iterations < 1:
         raise CaffecxError("--iterations must be at least 1")
     if args.batch is not None and args.batch <= 0:
