@@ -80,7 +80,8 @@ class CheckResult:
         frame = self.to_frame()
         return frame[frame["status"] != "match"]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, all_rows: bool = False) -> dict[str, Any]:
+        """The verdict per net, with its mismatching rows (every row with ``all_rows``)."""
         return {
             "log": self.log_path,
             "net": self.net_path,
@@ -88,10 +89,19 @@ class CheckResult:
             "nets": [
                 {"net": n.label, "phase": n.phase, "source": n.source, "ok": n.ok, "error": n.error,
                  "compared": len(n.rows), "mismatches": sum(r.status != "match" for r in n.rows),
-                 "rows": [asdict(r) for r in n.rows if r.status != "match"]}
+                 "rows": [asdict(r) for r in n.rows if all_rows or r.status != "match"]}
                 for n in self.nets
             ],
         }
+
+
+def _refused_at_set_up(parsed: CaffeLog, net_log: NetLog) -> str | None:
+    """The fatal ``Check failed`` (or other F line) that ended this net's set-up, None if it finished."""
+    if net_log.done or not net_log.layers or not 0 <= net_log.run < len(parsed.runs):
+        return None
+    run = parsed.runs[net_log.run]
+    last_line = max([net_log.layers[-1].line or 0, *net_log.layers[-1].top_shape_lines])
+    return run.fatal if run.fatal is not None and (run.fatal_line or 0) >= last_line else None
 
 
 def _label(net: NetLog) -> str:
@@ -289,6 +299,11 @@ def check_log(
         err = result.error
         if err is None:
             check.rows = compare(net_log, result, label)
+            refused = _refused_at_set_up(parsed, net_log)
+            if refused is not None:
+                last = net_log.layers[-1]
+                check.rows.append(CheckRow(label, last.name, "error", refused, None, "mismatch", last.line))
+                check.error = (f"Caffe refused layer '{last.name}' at set-up ({refused}); caffecx accepted it")
         else:
             last = net_log.layers[-1]
             died_here = parsed.fatal is not None and err.location.layer == last.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from paths import CORPUS, FIXTURES, LENET, NETS
@@ -144,3 +145,32 @@ def test_a_log_that_sets_up_no_net_is_bad_input(capsys) -> None:
     log = CORPUS / "logs" / "caffenet-benchmark__img__caffenet128_bn_after_tanh_again_05.log"
     assert main(["check", str(log)]) == 2
     assert capsys.readouterr().err.startswith(f"caffecx: {log}: the log sets up no net: nothing to check")
+
+
+DATA_LOGS = Path(__file__).resolve().parent / "data" / "logs"
+
+
+def test_softmax_with_two_tops_refused_by_both() -> None:
+    """Caffe's ``Check failed: top.size() == num_loss_weights`` at set-up; the analyzer refuses it too."""
+    result = check_log(DATA_LOGS / "softmax_two_tops_refused.log")
+    assert result.ok
+    err = [r for r in result.rows if r.quantity == "error"]
+    assert len(err) == 1 and err[0].layer == "loss" and "num_loss_weights" in err[0].log_value
+    assert "once per top blob" in err[0].analyzer_value
+
+
+def test_caffe_refused_what_caffecx_accepts(tmp_path) -> None:
+    text = (DATA_LOGS / "softmax_two_tops_refused.log").read_text()
+    text = text.replace('  top: "prob"\n', "").replace(" loss -> prob\n", " loss -> loss\n")
+    log = tmp_path / "refused.log"
+    log.write_text(text)
+    result = check_log(log)
+    assert not result.ok
+    net = result.nets[0]
+    assert net.error is not None and "Caffe refused layer 'loss'" in net.error and "caffecx accepted" in net.error
+
+
+def test_json_all_lists_matched_rows(capsys) -> None:
+    assert main(["check", str(DATA_LOGS / "softmax_two_tops_refused.log"), "--format", "json", "--all"]) == 0
+    rows = json.loads(capsys.readouterr().out)["nets"][0]["rows"]
+    assert {r["status"] for r in rows} == {"match"} and len(rows) == 5

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         what = f"no {args.phase} net" if args.phase else "no net"
         raise CaffecxError(f"the log sets up {what}: nothing to check", path=log)
     if args.format == "json":
-        json.dump(result.to_json(), sys.stdout, indent=1)
+        json.dump(result.to_json(all_rows=args.all), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         for n in result.nets:
