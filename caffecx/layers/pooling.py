@@ -75,9 +75,7 @@ class Pooling(Layer):
         return [top for _ in self.lp.top]
 
     def forward_refusal(self) -> str | None:
-        if self.method() == "STOCHASTIC":
-            return "Caffe has no CPU forward for STOCHASTIC pooling (Forward_cpu is NOT_IMPLEMENTED)"
-        return None
+        return stochastic_refusal(self.method())
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=run.dtype)
@@ -97,6 +95,13 @@ class Pooling(Layer):
 
 
 # -- the pooling itself (shared with SPP and LRN WITHIN_CHANNEL) ------------------------------------
+
+
+def stochastic_refusal(method: str) -> str | None:
+    """STOCHASTIC pooling cannot run: Caffe's CPU forward for it is NOT_IMPLEMENTED."""
+    if method == "STOCHASTIC":
+        return "Caffe has no CPU forward for STOCHASTIC pooling (Forward_cpu is NOT_IMPLEMENTED)"
+    return None
 
 #: Caffe starts MAX outputs at -FLT_MAX (for double nets too).
 _MAX_START = float(np.finfo(np.float32).max)

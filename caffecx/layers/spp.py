@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
-from caffecx.layers.pooling import pool2d, pooling_flops
+from caffecx.layers.pooling import pool2d, pooling_flops, stochastic_refusal
 from caffecx.layers.spatial import Geometry, enum_name, pool_out_hw, require_4d
 
 
@@ -74,9 +74,7 @@ class SPP(Layer):
         return [(n, sum(c * oh * ow for _, (oh, ow) in levels))]
 
     def forward_refusal(self) -> str | None:
-        if self.method() == "STOCHASTIC":
-            return "Caffe has no CPU forward for STOCHASTIC pooling (Forward_cpu is NOT_IMPLEMENTED)"
-        return None
+        return stochastic_refusal(self.method())
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=run.dtype)
