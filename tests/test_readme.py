@@ -19,7 +19,7 @@ PY = re.findall(r"```python\n(.*?)```", README, re.S)
 
 def test_readme_has_examples() -> None:
     assert len(SH) >= 8 and len(PY) >= 3
-    assert "python -m pip install -e . && caffecx lenet" in README
+    assert "python -m pip install -e . && caffecx report -o out/report" in README
     assert "python -m pip install -e '.[test]' && python -m pytest" in README
 
 

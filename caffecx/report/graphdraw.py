@@ -73,7 +73,7 @@ def dot_svg(nodes: list[Node], name: str, timeout: float = 30.0) -> bytes | None
     return done.stdout if done.returncode == 0 and done.stdout else None
 
 
-def layered_svg(nodes: list[Node], char_w: float = 6.2, line_h: float = 13.0) -> bytes:
+def layered_svg(nodes: list[Node], char_w: float = 7.0, line_h: float = 13.0) -> bytes:
     """Nodes in rows by depth (longest path from an input), edges as straight lines."""
     rows: dict[int, list[Node]] = {}
     for n in nodes:
@@ -91,7 +91,7 @@ def layered_svg(nodes: list[Node], char_w: float = 6.2, line_h: float = 13.0) ->
             pos[n.key] = (x, y)
             x += size[n.key][0] + gap_x
         y += max(size[n.key][1] for n in row) + gap_y
-    parts = [_edge(pos, size, p, n.key) for n in nodes for p in n.parents]
+    parts = [_edge(pos, size, p, n.key, width + 20, gap_y) for n in nodes for p in n.parents]
     parts += [_box(n, pos[n.key], size[n.key], pad, line_h) for n in nodes]
     w, h = width + 20, y - gap_y + 10
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}" height="{h:.0f}" viewBox="0 0 {w:.0f} {h:.0f}" '
@@ -101,11 +101,19 @@ def layered_svg(nodes: list[Node], char_w: float = 6.2, line_h: float = 13.0) ->
     return (head + marker + "".join(parts) + "</svg>\n").encode("utf-8")
 
 
-def _edge(pos: dict[int, tuple[float, float]], size: dict[int, tuple[float, float]], a: int, b: int) -> str:
+def _edge(pos: dict[int, tuple[float, float]], size: dict[int, tuple[float, float]], a: int, b: int,
+          width: float, gap: float) -> str:
+    """A straight line to the next row; an edge skipping rows bows out to the side nearer its target,
+    so it does not run through the boxes in between."""
     (ax, ay), (aw, ah) = pos[a], size[a]
     (bx, by), (bw, _) = pos[b], size[b]
-    return (f'<line x1="{ax + aw / 2:.1f}" y1="{ay + ah:.1f}" x2="{bx + bw / 2:.1f}" y2="{by:.1f}" '
-            'stroke="#555" stroke-width="1" marker-end="url(#arrow)"/>')
+    x1, y1, x2, y2 = ax + aw / 2, ay + ah, bx + bw / 2, by
+    tail = 'stroke="#555" stroke-width="1" fill="none" marker-end="url(#arrow)"'
+    if y2 - y1 <= gap * 1.5:
+        return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" {tail}/>'
+    side = 4.0 if x2 < width / 2 else width - 4.0
+    return (f'<path d="M{x1:.1f},{y1:.1f} C{side:.1f},{y1 + gap:.1f} {side:.1f},{y2 - gap:.1f} '
+            f'{x2:.1f},{y2:.1f}" {tail}/>')
 
 
 def _box(node: Node, at: tuple[float, float], size: tuple[float, float], pad: float, line_h: float) -> str:

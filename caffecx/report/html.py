@@ -22,6 +22,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}tr:nth-child(even) td{ba
 td.bad{color:#b00;font-weight:bold}caption{text-align:left;font-style:italic;padding:2px 0}
 img{max-width:100%;background:#fff;border:1px solid #dde;margin:6px 0}.graph{max-height:900px;overflow:auto}
 code{background:#eef;padding:0 3px}
+#summary table,#breakdowns table{display:inline-table;margin-right:22px;vertical-align:top}
+.graph,.fig{display:inline-block;vertical-align:top;margin-right:16px}
 """
 
 
@@ -53,7 +55,7 @@ def _item(report: Report, item: str | Table | Figure) -> str:
         return table_html(item)
     if isinstance(item, Figure):
         uri = data_uri(report.figures[item.name])
-        cls = ' class="graph"' if item.name == "graph.svg" else ""
+        cls = ' class="graph"' if item.name == "graph.svg" else ' class="fig"'
         return f'<div{cls}><img src="{uri}" alt="{escape(item.alt)}"></div>'
     return f"<p>{_text(item)}</p>"
 
