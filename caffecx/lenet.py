@@ -144,7 +144,13 @@ class LenetAnalysis:
         return "\n".join(parts)
 
     def plot(self, path: str | Path) -> None:
-        """Bar chart: per-sample MACs and weights of the layers that have weights (log scale)."""
+        """Write the bar chart (`plot_png`) to `path` (a .png), whole or not at all."""
+        from caffecx.io.writer import write_atomic
+
+        write_atomic(path, self.plot_png(), suffixes=(".png",))
+
+    def plot_png(self) -> bytes:
+        """Bar chart: per-sample MACs and weights of the layers that have weights (log scale), as PNG."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -166,12 +172,12 @@ class LenetAnalysis:
         fig.tight_layout()
         import io
 
-        from caffecx.io.writer import write_atomic
-
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
-        write_atomic(path, buf.getvalue())
+        try:
+            fig.savefig(buf, format="png", dpi=110)
+        finally:
+            plt.close(fig)
+        return buf.getvalue()
 
 
 def lenet_analysis(folder: str | Path = BUNDLED, log: str | Path | None = None) -> LenetAnalysis:
@@ -199,13 +205,16 @@ def lenet_analysis(folder: str | Path = BUNDLED, log: str | Path | None = None) 
 
 
 def write_report(result: LenetAnalysis, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``lenet_analysis.md`` and ``lenet_analysis.png`` into `out_dir`."""
-    from caffecx.io.writer import write_atomic
+    """Write ``lenet_analysis.md`` and ``lenet_analysis.png`` into `out_dir` (made when missing), both
+    or neither (`caffecx.io.outputs`)."""
+    from caffecx.io.outputs import Outputs, check_folder
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_folder(out_dir, what="output folder (--out-dir)")
     png = out / "lenet_analysis.png"
     md = out / "lenet_analysis.md"
-    result.plot(png)
-    write_atomic(md, result.to_markdown(chart=png.name).encode("utf-8"))
+    chart = result.plot_png()
+    text = result.to_markdown(chart=png.name).encode("utf-8")
+    with Outputs() as outputs:
+        outputs.add(png, chart, make_parents=True)
+        outputs.add(md, text, make_parents=True)
     return md, png

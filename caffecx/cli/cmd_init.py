@@ -18,6 +18,7 @@ from caffecx.cli.cmd_analyze import add_net_arguments, input_shapes
 from caffecx.errors import CaffecxError, ShapeError
 from caffecx.fillers import init_weights
 from caffecx.graph import load_net
+from caffecx.io.outputs import check_target
 from caffecx.io.writer import caffemodel_bytes, write_atomic
 from caffecx.plan import Plan, plan_net
 from caffecx.proto import caffe_pb2
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise CaffecxError("--seed must be a non-negative integer")
     if args.batch is not None and args.batch <= 0:
         raise CaffecxError("--batch must be a positive integer")
+    check_target(args.output, what="output (-o)")
     if _same_file(args.output, args.net) or (args.weights and _same_file(args.output, args.weights)):
         raise CaffecxError("the output would overwrite an input file", path=args.output)
     net = load_net(args.net, phase=args.phase, stages=args.stage, level=args.level,
@@ -81,5 +83,5 @@ def initial_caffemodel(plan: Plan, seed: int = 0) -> tuple[bytes, int, int, int]
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
-    except OSError:
+    except (OSError, ValueError):
         return Path(a).resolve() == Path(b).resolve()

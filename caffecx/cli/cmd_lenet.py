@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from caffecx.io.outputs import check_folder
+
+    check_folder(args.out_dir, what="output folder (--out-dir)")
     result = lenet_analysis(args.dir, log=args.log)
     md, png = write_report(result, args.out_dir)
     sys.stdout.write(md.read_text())

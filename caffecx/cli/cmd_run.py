@@ -14,6 +14,7 @@ from caffecx.blobdiff import DEFAULT_TOLERANCE, BlobDiff, compare_blobs, read_re
 from caffecx.cli.cmd_analyze import input_shapes
 from caffecx.errors import CaffecxError
 from caffecx.graph import load_net
+from caffecx.io.outputs import check_target
 from caffecx.io.writer import write_atomic
 from caffecx.plan import plan_net
 from caffecx.runtime import Executor, build_executor
@@ -54,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise CaffecxError("--batch must be a positive integer")
     if args.top is not None and args.top <= 0:
         raise CaffecxError("--top must be a positive integer")
-    if args.out and not args.out.endswith(".npz"):
-        raise CaffecxError("--out must name a .npz file", path=args.out)
+    if args.out:
+        check_target(args.out, suffixes=(".npz",), what="--out file")
     reference, ref_inputs = read_reference(args.compare) if args.compare else ({}, {})
     labels = _read_labels(args.labels) if args.labels else None
     net = load_net(args.net, phase=args.phase, stages=args.stage, level=args.level, weights=args.weights)

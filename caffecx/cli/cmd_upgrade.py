@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from caffecx.errors import CaffecxError
 from caffecx.io import read_net_text, read_solver, to_text, write_prototxt
+from caffecx.io.outputs import check_target
 from caffecx.io.reader import is_binary_model, is_solver_text, read_net_model, read_source
 
 
@@ -22,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output:
+        check_target(args.output, what="output (-o)")
+        if _same_file(args.output, args.net):
+            raise CaffecxError("the output would overwrite the input file (write elsewhere, then move it)",
+                               path=args.output)
     if is_binary_model(args.net):
         net, _ = read_net_model(args.net)
         message, notes = net.param, net.notes
@@ -39,3 +47,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(to_text(message))
     return 0
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from google.protobuf import text_format
-
-from caffecx.errors import CaffecxError
 
 
 def to_text(message: Any) -> str:
@@ -17,33 +13,16 @@ def to_text(message: Any) -> str:
     return text_format.MessageToString(message, as_utf8=True)
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, renamed into place.
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, suffixes: tuple[str, ...] | None = None) -> None:
+    """Write `data` to `path` whole or not at all (`caffecx.io.outputs`): through a temporary folder
+    beside it, renamed into place. The folder must exist; a bad target is a located `CaffecxError`.
 
     The file gets the mode a plain ``open(path, "w")`` would give it (an existing file's mode, else
-    0666 less the umask), not the temporary file's private 0600."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise CaffecxError("the output folder does not exist", path=str(folder))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, _mode_for(target))
-        os.replace(tmp, target)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise CaffecxError(f"cannot write: {err.strerror}", path=str(target)) from None
+    0666 less the umask), not a temporary file's private 0600."""
+    from caffecx.io.outputs import Outputs
 
-
-def _mode_for(target: Path) -> int:
-    try:
-        return target.stat().st_mode & 0o7777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+    with Outputs() as out:
+        out.add(path, data, suffixes=suffixes)
 
 
 def write_prototxt(message: Any, path: str | os.PathLike[str]) -> None:
