@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from caffecx.analysis import Analysis, analyze
 from caffecx.cli.cmd_analyze import add_strict_data, input_shapes
 from caffecx.errors import CaffecxError
 from caffecx.tables import render_markdown, render_text
@@ -27,8 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _analysis(path: str, args: argparse.Namespace):  # noqa: ANN202 - Analysis
-    from caffecx.analysis import analyze
+def _analysis(path: str, args: argparse.Namespace) -> Analysis:
     from caffecx.graph import load_net
     from caffecx.layers.datasource import strict_data
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from caffecx.cli.cmd_analyze import add_strict_data, input_shapes
 from caffecx.errors import CaffecxError
+from caffecx.report.roofline import Machine
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,10 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _machine(path: str | None):  # noqa: ANN202 - Machine | None
+def _machine(path: str | None) -> Machine | None:
     if path is None:
         return None
-    from caffecx.report.roofline import Machine
 
     try:
         data = json.loads(Path(path).read_text())

@@ -30,7 +30,7 @@ def graph_nodes(result: Analysis) -> list[Node]:
     producer: dict[str, int] = {}
     for row in result.layers:
         parents = sorted({producer[b] for b in row.bottoms if b in producer})
-        if row.type == "Split" and len(parents) == 1:
+        if row.shares_bottom_data and len(parents) == 1:  # a Split: its consumers link to the producer
             for t in row.tops:
                 producer[t] = parents[0]
             continue
