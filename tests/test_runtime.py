@@ -215,3 +215,14 @@ def test_an_image_input_goes_through_the_input_layers_transform(tmp_path: Path,
     assert main(["run", proto, "--weights", model, "--input", str(array), "--out", str(b)]) == 0
     with np.load(a) as x, np.load(b) as y:
         assert x["blob/prob"].shape == (64, 10) and np.array_equal(x["blob/prob"], y["blob/prob"])
+
+
+def test_caffe_test_iterations_reproduce_the_logs_test_outputs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The TEST net over the log's test_iter (10 batches of 100, the data cursor moving on) prints the
+    very values Caffe's log printed at iteration 1000 with the weights it saved then."""
+    log = (REPO / "logs" / "lenet_train.log").read_text().splitlines()
+    last = [line.split("Test net output #", 1)[1].split(": ", 1)[1] for line in log if "Test net output #" in line][-2:]
+    assert main(["run", str(REPO / "prototxt" / "lenet_train_test.prototxt"), "--weights",
+                 str(LENET / "lenet_iter_1000.caffemodel"), "--iterations", "10"]) == 0
+    assert capsys.readouterr().out.splitlines() == last == [
+        "accuracy = 0.994", "loss = 0.0214552 (* 1 = 0.0214552 loss)"]

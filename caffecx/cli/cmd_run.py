@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"largest difference relative to a blob's largest magnitude (default {DEFAULT_TOLERANCE})")
     p.add_argument("--top", type=int, default=None, metavar="K", help="print the K best classes per sample")
     p.add_argument("--labels", help="class names, one per line (with --top)")
+    p.add_argument("--iterations", type=int, default=1, metavar="N",
+                   help="average the outputs over N passes, data layers reading successive batches "
+                        "(as `caffe test -iterations N`)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--seed", type=int, default=0, help="seed of fillers and of TRAIN-phase randomness")
     p.set_defaults(func=run)
@@ -53,6 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.batch is not None and args.batch <= 0:
         raise CaffecxError("--batch must be a positive integer")
+    if args.iterations < 1:
+        raise CaffecxError("--iterations must be at least 1")
+    if args.iterations > 1 and (args.blobs == "all" or args.compare):
+        raise CaffecxError("--iterations averages the outputs: it does not go with --blobs all or --compare")
     if args.top is not None and args.top <= 0:
         raise CaffecxError("--top must be a positive integer")
     if args.out:
@@ -65,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     feeds = _feeds(executor, args.input, ref_inputs)
     keep = "all" if (args.blobs == "all" or args.compare) else "outputs"
     blobs = executor.forward(feeds, keep=keep)
+    if args.iterations > 1:
+        blobs = _averaged(executor, feeds, blobs, args.iterations)
     if args.out:
         written = blobs if args.blobs == "all" else {k: blobs[k] for k in executor.outputs if k in blobs}
         buffer = io.BytesIO()
@@ -78,6 +87,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.compare and not args.top:
         _print_summary(blobs, executor, args.out)
     return status
+
+
+def _averaged(executor: Executor, feeds: dict[str, np.ndarray], first: dict[str, np.ndarray],
+              iterations: int) -> dict[str, np.ndarray]:
+    """Each output's mean over `iterations` passes (the first one given), as ``caffe test`` averages."""
+    sums = {k: v.astype(np.float64) for k, v in first.items()}
+    for _ in range(iterations - 1):
+        for k, v in executor.forward(feeds).items():
+            sums[k] += v
+    return {k: (v / iterations).astype(first[k].dtype) for k, v in sums.items()}
 
 
 def _feeds(executor: Executor, items: list[str], ref_inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -4,9 +4,10 @@ Caffe rule: the data top is (batch_size, C, H, W) of the first record after the 
 a second top is the label, (batch_size,) — SSD's AnnotatedData gives (1, 1, 1, 8) for boxes.
 LevelDB sources are not read (no LevelDB binding is a dependency): pass ``--input-shape``.
 
-Forward: the first batch a fresh Caffe net reads — the first N records in key order (Data), the first
-N lines of the list (ImageData), the first N rows (HDF5Data), wrapping to the start as Caffe's cursor
-does — through the DataTransformer (`Transformer`: crop, mirror, ``(x - mean) * scale``); labels as
+Forward: the batch Caffe's net reads — the first N records in key order (Data), the first N lines of
+the list (ImageData), the first N rows (HDF5Data), wrapping to the start as Caffe's cursor does; each
+further forward of the same layer reads the next N (Data, ImageData), as Caffe's cursor moves on —
+through the DataTransformer (`Transformer`: crop, mirror, ``(x - mean) * scale``); labels as
 floats. N is the planned batch (``--batch`` changes it). A top fed by the caller (``RunContext.inputs``)
 replaces what the layer would read.
 """
@@ -79,6 +80,8 @@ class _Source(Layer):
     is_source = True
     num_bottoms = (0, 0)
     num_tops = (1, 2)
+    #: Records read by earlier forwards of this layer (its cursor).
+    consumed: int = 0
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
         hint = hinted(self, ctx)
@@ -106,6 +109,7 @@ class _Source(Layer):
             return given
         n = self.top_shapes[0][0]
         items, labels = self.read(n, run)
+        self.consumed += n  # the next forward reads the next batch, as Caffe's data cursor moves on
         transform = Transformer(self, self.lp.transform_param, run.phase, run.base_dirs)
         tops = [transform(items, run.rng, run.dtype)]
         if len(self.lp.top) > 1:
@@ -150,7 +154,7 @@ class _DatumSource(_Source):
         if p.backend == caffe_pb2.DataParameter.LEVELDB and not (path / "data.mdb").exists():
             raise self.fail(f"'{p.source}' is a LevelDB: not readable here; feed the layer's tops instead")
         items, labels = [], []
-        for k, raw in enumerate(lmdb_values(self, path, n)):
+        for k, raw in enumerate(lmdb_values(self, path, n, skip=self.consumed)):
             msg = caffe_pb2.AnnotatedDatum() if annotated else caffe_pb2.Datum()
             try:
                 msg.ParseFromString(raw)
@@ -246,7 +250,7 @@ class ImageData(_Source):
         start = int(run.rng.integers(p.rand_skip)) if p.rand_skip else 0
         self.check(start < len(lines), "Not enough points to skip")
         items, labels = [], []
-        for k in range(n):
+        for k in range(self.consumed, self.consumed + n):
             name, label = lines[(start + k) % len(lines)]
             items.append(self._image(p, name, listing.parent, run.base_dirs))
             labels.append(float(label))

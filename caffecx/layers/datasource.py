@@ -301,9 +301,9 @@ def read_file(layer: Layer, path: Path, what: str) -> bytes:
         raise layer.fail(f"cannot read {what} '{path}': {err.strerror}") from None
 
 
-def lmdb_values(layer: Layer, path: Path, count: int) -> list[bytes]:
-    """The first `count` values of an LMDB in key order, wrapping to the first record as Caffe's
-    cursor does; opened read-only without a lock file. A folder or a single-file LMDB."""
+def lmdb_values(layer: Layer, path: Path, count: int, skip: int = 0) -> list[bytes]:
+    """`count` values of an LMDB in key order after the first `skip` ones, wrapping to the first
+    record as Caffe's cursor does; opened read-only without a lock file. A folder or a single-file LMDB."""
     import lmdb
 
     if not path.is_dir():
@@ -318,6 +318,10 @@ def lmdb_values(layer: Layer, path: Path, count: int) -> list[bytes]:
             cursor = txn.cursor()
             if not cursor.first():
                 raise layer.fail(f"LMDB '{path.name}' is empty")
+            records = txn.stat()["entries"]
+            for _ in range(skip % records if records else 0):
+                if not cursor.next():
+                    cursor.first()
             while len(out) < count:
                 out.append(bytes(cursor.value()))
                 if not cursor.next():
