@@ -8,6 +8,7 @@ twice, in-place layers).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,10 +79,18 @@ class Net:
         """
         from caffecx.runtime import executor_for
 
-        key = np.dtype(dtype).name
+        if inputs is not None and not isinstance(inputs, Mapping):
+            raise TypeError(f"inputs must be a dict of blob name -> array, not {type(inputs).__name__}")
+        feeds = {**(inputs or {}), **feeds}
+        for name, value in feeds.items():
+            feeds[name] = _numeric_array(name, value)
+        try:
+            key = np.dtype(dtype).name
+        except TypeError:
+            raise TypeError(f"dtype must be a NumPy dtype (float32 or float64), not {dtype!r}") from None
         if key not in self._executors:
             self._executors[key] = executor_for(self, dtype=dtype)
-        return self._executors[key].forward({**(inputs or {}), **feeds}, keep=keep)
+        return self._executors[key].forward(feeds, keep=keep)
 
     @property
     def phase(self) -> str:
@@ -118,6 +127,20 @@ class Net:
             for t in node.tops:
                 available[t] = None
         return list(available)
+
+
+def _numeric_array(name: str, value: Any) -> np.ndarray:
+    """An input of `Net.forward` as a numeric array, or a plain TypeError naming the input."""
+    if not isinstance(name, str):
+        raise TypeError(f"input names must be str (blob names), not {type(name).__name__}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"input '{name}' must be a numeric array, not {type(value).__name__} ({err})") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"input '{name}' must be a numeric array (numpy.ndarray of numbers), "
+                        f"not {type(value).__name__}" + (f" of {array.dtype}" if array.dtype.kind != "O" else ""))
+    return array
 
 
 def build_net(net_text: NetText, state: NetState) -> Net:
@@ -209,6 +232,12 @@ def load_net(
     layers of the file that the net lacks are noted and ignored. A .caffemodel given as the net
     brings its own weights (Caffe saves the whole net definition with them), unless ``weights`` is given.
     """
+    if not isinstance(source, (str, os.PathLike, NetText)):
+        raise TypeError(f"load_net expects a path, prototxt text or NetText, got {type(source).__name__}")
+    if not isinstance(phase, str):
+        raise TypeError(f"phase must be 'TRAIN' or 'TEST', not {type(phase).__name__}")
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(f"weights must be a path to a .caffemodel, not {type(weights).__name__}")
     model = None
     if isinstance(source, NetText):
         net_text = source

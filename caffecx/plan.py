@@ -28,6 +28,7 @@ from caffecx.errors import CaffecxError, ShapeError
 from caffecx.graph import LayerNode, Net, check_weights
 from caffecx.layers import Context, Layer, ParamBlob, Shape, layer_class
 from caffecx.layers.base import count
+from caffecx.limits import check_blob_shapes
 
 
 @dataclass
@@ -156,6 +157,7 @@ def _plan_layer(node: LayerNode, net: Net, ctx: Context, shapes: dict[str, Shape
     impl.bottom_shapes, impl.top_shapes = list(bottom_shapes), list(tops)
     try:
         planned.param_blobs = impl.param_shapes(bottom_shapes)
+        check_blob_shapes(node.tops, tops, [b.shape for b in planned.param_blobs])  # Caffe's Blob::Reshape
     except CaffecxError as err:
         raise planned.locate(err, net.path) from None
     if node.blobs:

@@ -31,6 +31,14 @@ def state_for(net_param: Any, phase: str, level: int | None = None, stages: tupl
     """The state Caffe's tools build a net with: the caller's phase, the file's stages plus the caller's."""
     if phase not in PHASES:
         raise GraphError(f"phase must be TRAIN or TEST, not {phase!r}")
+    if level is not None:
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise TypeError(f"level must be an int, not {type(level).__name__}")
+        if not -(2**31) <= level < 2**31:
+            raise GraphError(f"level (--level) {level} is out of range: NetState's level is an int32 "
+                             f"({-(2**31)} to {2**31 - 1})")
+    if isinstance(stages, (str, bytes)) or not all(isinstance(s, str) for s in stages):
+        raise TypeError("stages must be a list of str (stage names)")
     file_state = net_param.state
     merged = tuple(file_state.stage) + tuple(s for s in stages if s not in file_state.stage)
     return NetState(phase, file_state.level if level is None else level, merged)

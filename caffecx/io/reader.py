@@ -28,15 +28,29 @@ Source = str | os.PathLike[str]
 _NET_ONLY = {"layer", "layers", "input", "input_dim", "input_shape", "force_backward", "name", "state"}
 
 
+def _names_file(source: str) -> bool:
+    try:
+        return os.path.lexists(source)
+    except (OSError, ValueError):
+        return False
+
+
 def _looks_like_text(source: Source) -> bool:
-    """A str holding prototxt rather than naming a file: it has a newline, a brace or ``name: value``."""
-    return isinstance(source, str) and ("\n" in source or "{" in source or ": " in source)
+    """A str holding prototxt rather than naming a file: it has a newline, a brace or ``name: value``,
+    and names no existing file (a file called ``a: b.prototxt`` is a path)."""
+    return (isinstance(source, str) and ("\n" in source or "{" in source or ": " in source)
+            and not _names_file(source))
+
+
+def _check_source_type(source: object, what: str = "a path or prototxt text") -> None:
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"expected {what}, got {type(source).__name__}")
 
 
 def read_source(source: Source) -> tuple[str, str | None]:
-    """(text, path) of a prototxt given as a path or as the text itself."""
-    if not isinstance(source, (str, os.PathLike)):
-        raise ParseError(f"expected a path or prototxt text, got {type(source).__name__}")
+    """(text, path) of a prototxt given as a path or as the text itself (a str naming an existing
+    file is a path). Bytes that are not UTF-8 are read as Caffe reads them (see `decode_text`)."""
+    _check_source_type(source)
     if _looks_like_text(source):
         return str(source), None
     path = Path(source)
@@ -44,21 +58,46 @@ def read_source(source: Source) -> tuple[str, str | None]:
         raise ParseError("is a directory, not a prototxt file", path=str(path))
     if not path.exists():
         raise ParseError("no such file", path=str(path))
+    if not path.is_file():
+        raise ParseError("is not a regular file (a FIFO, socket or device is not read)", path=str(path))
     try:
         data = path.read_bytes()
     except OSError as err:
         raise ParseError(f"cannot read: {err.strerror}", path=str(path)) from None
+    return decode_text(data, str(path)), str(path)
+
+
+def decode_text(data: bytes, path: str | None = None) -> str:
+    """Prototxt bytes as text. Caffe's parser reads bytes: comments may hold any bytes (Latin-1 and GBK
+    comments are common in model-zoo files) and quoted strings keep theirs. So bytes that are not
+    UTF-8 are blanked in comments and read as Latin-1 characters in strings (one character per byte:
+    columns stay Caffe's); anywhere else they are a `ParseError` at their ``file:line:col``."""
     try:
-        return data.decode("utf-8"), str(path)
-    except UnicodeDecodeError as err:
-        prefix = data[: err.start].decode("utf-8", "replace")
-        line, col = textscan.line_col(prefix, len(prefix))
-        raise ParseError(
-            "not a text prototxt (invalid UTF-8; binary .caffemodel files are read with read_caffemodel)",
-            path=str(path),
-            line=line,
-            column=col,
-        ) from None
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", "surrogateescape")
+    parts: list[str] = []
+    for kind, start, end in textscan.iter_tokens(text):
+        piece = text[start:end]
+        if _UNDECODED.search(piece):
+            if kind == "comment":
+                piece = _UNDECODED.sub(" ", piece)
+            elif kind == "string":
+                piece = _UNDECODED.sub(lambda m: chr(ord(m.group()) - 0xDC00), piece)
+            else:
+                bad = start + _UNDECODED.search(piece).start()
+                line, col = textscan.line_col(text, bad)
+                byte = ord(text[bad]) - 0xDC00
+                raise ParseError(f"byte 0x{byte:02X} is not UTF-8 text and stands outside a comment or a "
+                                 "quoted string (binary .caffemodel files are read with read_caffemodel)",
+                                 path=path, line=line, column=col)
+        parts.append(piece)
+    return "".join(parts)
+
+
+#: The characters `surrogateescape` makes of undecodable bytes.
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 #: A glog line (``I0405 18:22:46.263157 13500 net.cpp:157] ...``, glog >= 0.6: ``I20261122 ...``) or a
@@ -142,7 +181,8 @@ class NetText:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_net_text(source: Source, *, strict: bool = False, phase: str | None = None) -> NetText:
+def read_net_text(source: Source, *, strict: bool = False, phase: str | None = None,
+                  _solvers: tuple[str, ...] = ()) -> NetText:
     """Read a net prototxt (path or text), upgraded to the current format as Caffe's reader does.
 
     A solver file given here yields its net (``net_param`` / ``train_net_param``, or the file it names);
@@ -153,7 +193,7 @@ def read_net_text(source: Source, *, strict: bool = False, phase: str | None = N
 
     text, path = read_source(source)
     if is_solver_text(text):
-        solver = read_solver(source, strict=strict)
+        solver = read_solver(source, strict=strict, _solvers=_solvers)
         if phase == "TEST" and solver.test_net is not None:
             return solver.test_net
         if solver.net is None:
@@ -167,9 +207,14 @@ def read_net_text(source: Source, *, strict: bool = False, phase: str | None = N
     return NetText(upgraded, path, lines, list(notes), skipped)
 
 
+#: Bytes no prototxt holds (control characters other than whitespace): a binary protobuf file has them.
+_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x19\x1c-\x1f]")
+
+
 def is_binary_model(source: Source) -> bool:
     """True when `source` names a binary protobuf file (a .caffemodel) rather than prototxt text:
-    by its suffix, else by a NUL byte or invalid UTF-8 in its first 4 KB."""
+    by its suffix, else by a control byte (NUL, ...) in its first 4 KB. Bytes that are merely not UTF-8
+    (a Latin-1 or GBK comment) do not make a file binary."""
     if not isinstance(source, (str, os.PathLike)) or _looks_like_text(source):
         return False
     path = Path(source)
@@ -177,15 +222,12 @@ def is_binary_model(source: Source) -> bool:
         return False
     if path.suffix.lower() in (".caffemodel", ".binaryproto", ".solverstate"):
         return True
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if b"\0" in head:
-        return True
     try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return err.start < len(head) - 4  # not merely a character cut at the 4 KB boundary
-    return False
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return _BINARY_BYTES.search(head) is not None
 
 
 def read_net_model(source: Source) -> tuple[NetText, Any]:
@@ -241,14 +283,34 @@ def resolve_relative(name: str, relative_to: str | None) -> Path | None:
     return next((c for c in candidates if c.exists()), None)
 
 
-def read_solver(source: Source, *, strict: bool = False) -> Solver:
+#: How many solvers may name one another in a chain (a solver whose net: is a solver, ...).
+MAX_SOLVER_CHAIN = 16
+
+
+def _enter_solver(path: str | None, chain: tuple[str, ...]) -> tuple[str, ...]:
+    """`chain` (the solver files being read, outermost first) with `path` added; a solver met again is a
+    cycle, refused naming the files (Caffe would read them forever)."""
+    if path is None:
+        return chain
+    key = os.path.realpath(path)
+    if key in chain or len(chain) >= MAX_SOLVER_CHAIN:
+        names = [os.path.relpath(p) if not os.path.relpath(p).startswith("..") else p for p in (*chain, key)]
+        why = "a cycle" if key in chain else f"more than {MAX_SOLVER_CHAIN} solvers deep"
+        raise ParseError(f"the solvers' net:/train_net:/test_net: files form {why}: {' -> '.join(names)}",
+                         path=chain[-1] if chain else path)
+    return (*chain, key)
+
+
+def read_solver(source: Source, *, strict: bool = False, _solvers: tuple[str, ...] = ()) -> Solver:
     """Read a solver prototxt, upgrade it (``solver_type`` enum → ``type``) and read its train net.
 
-    ``net:`` / ``train_net:`` resolve against the cwd, then the solver's folder.
+    ``net:`` / ``train_net:`` resolve against the cwd, then the solver's folder. Solvers that name one
+    another in a cycle are refused (`ParseError` naming the files).
     """
     from caffecx.io.upgrade import upgrade_net, upgrade_solver
 
     text, path = read_source(source)
+    chain = _enter_solver(path, _solvers)
     solver = caffe_pb2.SolverParameter()
     skipped = parse_text(text, solver, path=path, strict=strict)
     solver, notes = _upgrade(upgrade_solver, solver, path)
@@ -265,7 +327,7 @@ def read_solver(source: Source, *, strict: bool = False) -> Solver:
             notes.append(f"the solver's net file '{name}' was not found (tried the cwd and the solver's folder)")
         else:
             net_path = str(resolved)
-            net = read_net_text(resolved, strict=strict)
+            net = read_net_text(resolved, strict=strict, _solvers=chain)
     test_net: NetText | None = None
     if len(solver.test_net_param):
         upgraded, test_notes = _upgrade(upgrade_net, solver.test_net_param[0], path)
@@ -276,18 +338,21 @@ def read_solver(source: Source, *, strict: bool = False) -> Solver:
             notes.append(f"the solver's test net file '{solver.test_net[0]}' was not found "
                          "(tried the cwd and the solver's folder)")
         else:
-            test_net = read_net_text(resolved, strict=strict)
+            test_net = read_net_text(resolved, strict=strict, phase="TEST", _solvers=chain)
     return Solver(solver, path, net, net_path, notes, skipped, test_net)
 
 
 # -- binary files ----------------------------------------------------------------------------------
 
 def _read_bytes(path: Source) -> tuple[bytes, str]:
+    _check_source_type(path, "a path (str or os.PathLike)")
     p = Path(path)
     if p.is_dir():
         raise ParseError("is a directory, not a file", path=str(p))
     if not p.exists():
         raise ParseError("no such file", path=str(p))
+    if not p.is_file():
+        raise ParseError("is not a regular file (a FIFO, socket or device is not read)", path=str(p))
     try:
         return p.read_bytes(), str(p)
     except OSError as err:
@@ -321,10 +386,9 @@ def read_caffemodel(path: Source) -> Any:
     for layer in net.layer:
         for i, blob in enumerate(layer.blobs):
             try:
-                blob_to_array(blob)
+                _check_blob(blob)
             except WeightsError as err:
-                raise err.with_location(path=spath, layer=f"{layer.name}") from None
-            del i
+                raise WeightsError(f"blob {i}: {err.message}", path=spath, layer=layer.name) from None
     return net
 
 
@@ -336,16 +400,35 @@ def blob_shape(blob: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in blob.shape.dim)
 
 
+def _check_blob(blob: Any) -> tuple[tuple[int, ...], int]:
+    """(shape, element count) of a BlobProto that Caffe's Blob::FromProto would accept, else
+    `WeightsError` with Caffe's reason (negative, too many or int-overflowing dims; data length)."""
+    from caffecx.limits import blob_shape_problem
+
+    shape = blob_shape(blob)
+    problem = blob_shape_problem(shape, proto=not blob.HasField("num"))
+    if problem is not None:
+        raise WeightsError(f"the blob's shape {list(shape)} is refused by Caffe: {problem}")
+    n = 1
+    for d in shape:
+        n *= d
+    size = len(blob.double_data) or len(blob.data)
+    if size != n:
+        field_name = "double_data" if len(blob.double_data) else "data"
+        raise WeightsError(f"blob data has {size} values but its shape {list(shape)} holds {n} "
+                           f"(Check failed: count_ == proto.{field_name}_size() ({n} vs. {size}))")
+    return shape, n
+
+
 def blob_to_array(blob: Any) -> np.ndarray:
     """A BlobProto's data as a numpy array of its shape (float32, or float64 for double_data)."""
-    shape = blob_shape(blob)
-    n = int(np.prod(shape, dtype=np.int64))
+    if not isinstance(blob, caffe_pb2.BlobProto):
+        raise TypeError(f"expected a caffe_pb2.BlobProto, got {type(blob).__name__}")
+    shape, _ = _check_blob(blob)
     if len(blob.double_data):
         arr = np.asarray(blob.double_data, dtype=np.float64)
     else:
         arr = np.asarray(blob.data, dtype=np.float32)
-    if arr.size != n:
-        raise WeightsError(f"blob data has {arr.size} values but its shape {list(shape)} holds {n}")
     return arr.reshape(shape)
 
 

@@ -9,13 +9,14 @@ keeping every other line and column where it was).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _TOKEN = re.compile(
     r"""
     (?P<ws>[ \t\r\n\f\v,;]+)
   | (?P<comment>\#[^\n]*)
-  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<string>["'])
   | (?P<ident>\[[^\]]*\]|[A-Za-z_][\w.]*)
   | (?P<number>[-+]?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?|inf|nan))
   | (?P<punct>[:{}<>\[\]-])
@@ -33,15 +34,45 @@ class Token:
     end: int
 
 
+#: A run of a quoted string's body: plain characters and escapes, at most 1024 steps per match (the
+#: regex engine keeps state per step of a repeated group: bounded steps keep memory constant).
+_BODY = {q: re.compile(rf"(?:[^{q}\\\n]+|\\[^\n]){{0,1024}}") for q in "\"'"}
+
+
+def string_end(text: str, start: int) -> int:
+    """End offset of the quoted string opening at `start` (its closing quote included), or -1 when it
+    is not closed on its line. Linear time, constant memory, whatever the string's length."""
+    quote = text[start]
+    body = _BODY[quote]
+    pos = start + 1
+    while True:
+        m = body.match(text, pos)
+        if m.end() == pos:
+            break
+        pos = m.end()
+    return pos + 1 if pos < len(text) and text[pos] == quote else -1
+
+
+def iter_tokens(text: str, pattern: re.Pattern[str] = _TOKEN) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) of every token of `text`, comments and whitespace included; a quoted string
+    is one ``string`` token (an unclosed quote is ``other``)."""
+    pos, n = 0, len(text)
+    while pos < n:
+        m = pattern.match(text, pos)
+        if m is None:  # pragma: no cover - `other` matches any character
+            return
+        kind = m.lastgroup or "other"
+        end = m.end()
+        if kind == "string":
+            closed = string_end(text, pos)
+            kind, end = ("string", closed) if closed >= 0 else ("other", pos + 1)
+        yield kind, pos, end
+        pos = end
+
+
 def tokens(text: str) -> list[Token]:
     """Tokens of `text`, whitespace and comments dropped."""
-    out = []
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup or "other"
-        if kind in ("ws", "comment"):
-            continue
-        out.append(Token(kind, m.group(), m.start(), m.end()))
-    return out
+    return [Token(kind, text[a:b], a, b) for kind, a, b in iter_tokens(text) if kind not in ("ws", "comment")]
 
 
 def line_col(text: str, offset: int) -> tuple[int, int]:
@@ -65,21 +96,26 @@ def offset_of(text: str, line: int, col: int) -> int:
 _OPEN = {"{": "}", "<": ">", "[": "]"}
 
 
+def _significant(text: str, start: int) -> Iterator[Token]:
+    for kind, a, b in iter_tokens(text[start:]):
+        if kind not in ("ws", "comment"):
+            yield Token(kind, text[start + a:start + b], a, b)
+
+
 def field_extent(text: str, start: int) -> int:
-    """End offset of the field whose name starts at offset `start` (name, optional ':', value)."""
-    toks = tokens(text[start:])
-    if not toks:
+    """End offset of the field whose name starts at offset `start` (name, optional ':', value).
+    Reads only as far as the field goes."""
+    toks = _significant(text, start)
+    if next(toks, None) is None:
         return start
-    i = 1
-    if i < len(toks) and toks[i].text == ":":
-        i += 1
-    if i >= len(toks):
-        return start + toks[-1].end
-    t = toks[i]
+    t = next(toks, None)
+    if t is not None and t.text == ":":
+        t = next(toks, None)
+    if t is None:
+        return len(text)
     if t.kind == "punct" and t.text in _OPEN:
-        depth = 0
-        for j in range(i, len(toks)):
-            tj = toks[j]
+        depth = 1
+        for tj in toks:
             if tj.kind == "punct" and tj.text in _OPEN:
                 depth += 1
             elif tj.kind == "punct" and tj.text in "}>]":
@@ -87,14 +123,13 @@ def field_extent(text: str, start: int) -> int:
                 if depth == 0:
                     return start + tj.end
         return len(text)
-    if t.text == "-" and i + 1 < len(toks):
-        return start + toks[i + 1].end
+    if t.text == "-":
+        nxt = next(toks, None)
+        return start + (nxt.end if nxt is not None else t.end)
     end = t.end
-    # adjacent string literals concatenate
-    while t.kind == "string" and i + 1 < len(toks) and toks[i + 1].kind == "string":
-        i += 1
-        t = toks[i]
+    while t is not None and t.kind == "string":  # adjacent string literals concatenate
         end = t.end
+        t = next(toks, None)
     return start + end
 
 
@@ -106,8 +141,8 @@ def blank(text: str, start: int, end: int) -> str:
 
 _OUTLINE = re.compile(
     r"""
-    \b(?P<name>name)\s*:\s*"(?P<value>(?:[^"\\\n]|\\.)*)"
-  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    \b(?P<name>name)\s*:\s*(?=")
+  | (?P<string>["'])
   | (?P<comment>\#[^\n]*)
   | (?P<open>[{<])
   | (?P<close>[}>])
@@ -115,6 +150,28 @@ _OUTLINE = re.compile(
     """,
     re.VERBOSE,
 )
+
+
+def _outline_matches(text: str) -> Iterator[tuple[str, str, int]]:
+    """(kind, text, start) of what `outline` needs: ``name`` (with its value), field names, braces."""
+    pos = 0
+    while True:
+        m = _OUTLINE.search(text, pos)
+        if m is None:
+            return
+        kind = m.lastgroup or ""
+        pos = m.end()
+        if kind in ("name", "string"):
+            quote = m.end() if kind == "name" else m.start()
+            end = string_end(text, quote)
+            if end < 0:
+                pos = quote + 1
+                continue
+            pos = end
+            if kind == "name":
+                yield "name", text[quote + 1:end - 1], m.start()
+        elif kind != "comment":
+            yield kind, m.group(kind), m.start()
 
 
 #: Top-level solver fields that hold a whole net inline: their layers are outlined too.
@@ -148,9 +205,8 @@ def outline(text: str) -> tuple[list[str], list[Block]]:
     stack: list[str] = []  # field names of the open blocks
     owner: list[list | None] = []  # per open block: the recorded block it names, if any
     pending: tuple[str, int] | None = None
-    for m in _OUTLINE.finditer(text):
-        kind = m.lastgroup
-        if kind == "value" or m.group("name"):
+    for kind, value, start in _outline_matches(text):
+        if kind == "name":
             depth = len(stack)
             if depth == 0:
                 names.append("name")
@@ -159,11 +215,11 @@ def outline(text: str) -> tuple[list[str], list[Block]]:
             if rec is None and depth >= 2 and stack[-1] == "layer" and stack[-2] == "layers":
                 rec = owner[-2]  # V0: layers { layer { name: ... } }
             if rec is not None and not rec[1]:
-                rec[1] = m.group("value")
+                rec[1] = value
         elif kind == "field":
             if not stack:
-                names.append(m.group("field"))
-            pending = (m.group("field"), m.start())
+                names.append(value)
+            pending = (value, start)
         elif kind == "open":
             rec = None
             if pending is not None and (not stack or (len(stack) == 1 and stack[0] in NET_BLOCKS)):
