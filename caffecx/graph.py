@@ -236,6 +236,8 @@ def load_net(
         raise TypeError(f"load_net expects a path, prototxt text or NetText, got {type(source).__name__}")
     if not isinstance(phase, str):
         raise TypeError(f"phase must be 'TRAIN' or 'TEST', not {type(phase).__name__}")
+    if isinstance(stages, (str, bytes)) or not all(isinstance(s, str) for s in stages):
+        raise TypeError("stages must be a list of str (stage names), not a single string")
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
         raise TypeError(f"weights must be a path to a .caffemodel, not {type(weights).__name__}")
     model = None

@@ -152,7 +152,7 @@ _OUTLINE = re.compile(
 )
 
 
-def _outline_matches(text: str) -> Iterator[tuple[str, str, int]]:
+def _outline_matches(text: str) -> Iterator[tuple[str, str | slice, int]]:
     """(kind, text, start) of what `outline` needs: ``name`` (with its value), field names, braces."""
     pos = 0
     while True:
@@ -168,8 +168,8 @@ def _outline_matches(text: str) -> Iterator[tuple[str, str, int]]:
                 pos = quote + 1
                 continue
             pos = end
-            if kind == "name":
-                yield "name", text[quote + 1:end - 1], m.start()
+            if kind == "name":  # the value as a slice: sliced only where a block needs it
+                yield "name", slice(quote + 1, end - 1), m.start()
         elif kind != "comment":
             yield kind, m.group(kind), m.start()
 
@@ -214,9 +214,10 @@ def outline(text: str) -> tuple[list[str], list[Block]]:
             rec = owner[-1]
             if rec is None and depth >= 2 and stack[-1] == "layer" and stack[-2] == "layers":
                 rec = owner[-2]  # V0: layers { layer { name: ... } }
-            if rec is not None and not rec[1]:
-                rec[1] = value
+            if rec is not None and not rec[1] and isinstance(value, slice):
+                rec[1] = text[value]
         elif kind == "field":
+            assert isinstance(value, str)
             if not stack:
                 names.append(value)
             pending = (value, start)
