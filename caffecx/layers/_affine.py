@@ -50,6 +50,21 @@ def at_axis(operand: np.ndarray, ndim: int, start: int) -> np.ndarray:
     return operand.reshape((1,) * lead + operand.shape + (1,) * (ndim - lead - operand.ndim))
 
 
+def onnx_at_axis(ctx: Any, name: str, operand: Shape, ndim: int, start: int) -> str:
+    """ONNX value `name` (shape `operand`, a bottom) reshaped as `at_axis` reshapes an array; its first
+    dim is left to ONNX (``-1``) so that a batch-sized operand (``axis: 0``) stays free."""
+    lead = 0 if len(operand) == 0 else start
+    shape = [1] * lead + list(operand) + [1] * (ndim - lead - len(operand))
+    if operand:
+        shape[lead] = -1
+    return ctx.op("Reshape", [name, ctx.ints(shape)])
+
+
+def onnx_operand(ctx: Any, blob: np.ndarray, ndim: int, start: int, hint: str) -> str:
+    """A learned operand as an initializer already shaped for ONNX broadcasting (`at_axis`)."""
+    return ctx.const(at_axis(blob, ndim, start), hint)
+
+
 def constant_filler(value: float) -> Any:
     """A ``FillerParameter`` ``constant`` with `value` (Caffe's built-in default of some layers)."""
     from caffecx.proto import caffe_pb2

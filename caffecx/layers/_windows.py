@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -161,4 +162,44 @@ def border_divisor(size: int, out: int, kernel: int, stride: int, pad: int) -> n
     return (np.minimum(start + kernel, size + pad) - start).astype(np.int64)
 
 
-__all__ = ["window_reduce", "border_divisor", "col2im", "crop_shifted", "extents", "flat_shifts", "pad_for_windows", "tap_slices", "taps", "window_view"]
+def onnx_end_pad(size: int, out: int, extent: int, stride: int, pad: int) -> tuple[int, int | None]:
+    """(end pad, crop) that make an ONNX window op (floor rounding, begin pad `pad`) give Caffe's `out`
+    windows along one axis: the end pad `pad` when it already does; else exactly what the last window
+    needs (ceil-mode pooling and truncated conv sizes run past the padding); or, when even no end pad
+    gives more windows than Caffe keeps (pooling's clip rule dropped one), no pad and the input cropped
+    to its first `crop` cells (none of which any kept window reads)."""
+    if (size + 2 * pad - extent) // stride + 1 == out:
+        return pad, None
+    need = (out - 1) * stride + extent - size - pad
+    if need >= 0:
+        return need, None
+    return 0, size + need
+
+
+def onnx_window_pads(ctx: Any, x: str, size: Ints, out: Ints, extent: Ints, stride: Ints,
+                     pad: Ints) -> tuple[str, list[int]]:
+    """(input, ONNX ``pads`` = begins + ends) for a window op over the last ``len(size)`` axes of ONNX
+    value `x` to give Caffe's `out` windows (`onnx_end_pad`; the input is sliced where it must be)."""
+    ends = [onnx_end_pad(*args) for args in zip(size, out, extent, stride, pad, strict=True)]
+    if any(crop is not None for _, crop in ends):
+        n = len(size)
+        stops = [s if crop is None else crop for s, (_, crop) in zip(size, ends, strict=True)]
+        x = ctx.op("Slice", [x, ctx.ints([0] * n, "starts"), ctx.ints(stops, "ends"),
+                             ctx.ints(range(-n, 0), "axes")])
+    return x, [*(int(p) for p in pad), *(end for end, _ in ends)]
+
+
+def avg_correction(size: Ints, out: Ints, kernel: Ints, stride: Ints, pad: Ints) -> np.ndarray | None:
+    """``prod(kernel) / Caffe's divisor`` per output position (``out`` shaped), or None when every
+    window divides by the full kernel: turns an average over a zero-padded full window into Caffe's
+    average over the window clipped to the padded extent (`border_divisor`)."""
+    div = np.ones((), dtype=np.int64)
+    for s, o, k, st, p in zip(size, out, kernel, stride, pad, strict=True):
+        div = np.multiply.outer(div, border_divisor(s, o, k, st, p))
+    full = int(np.prod(kernel))
+    if np.all(div == full):
+        return None
+    return (full / div.astype(np.float64)).astype(np.float32)
+
+
+__all__ = ["avg_correction", "onnx_end_pad", "onnx_window_pads", "window_reduce", "border_divisor", "col2im", "crop_shifted", "extents", "flat_shifts", "pad_for_windows", "tap_slices", "taps", "window_view"]

@@ -73,6 +73,8 @@ class Neuron(Layer):
     """Base of the element-wise layers: top = bottom shape, fixed FLOPs per element."""
 
     flops_per_element: ClassVar[int] = 1
+    #: The ONNX op computing the layer element-wise, when one op does (Sigmoid, Tanh, ...).
+    onnx_op: ClassVar[str | None] = None
 
     def setup(self, bottom_shapes: list[Shape], ctx: Context) -> list[Shape]:
         check_blob_counts(self, bottom_shapes)
@@ -81,6 +83,12 @@ class Neuron(Layer):
     def per_element(self) -> int:
         """FLOPs per output element (parameter-dependent for some types)."""
         return self.flops_per_element
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """One ONNX op per element when the type has one (``onnx_op``); else no mapping."""
+        if self.onnx_op is None:
+            super().to_onnx(ctx, bottoms, tops, blobs)
+        ctx.op(self.onnx_op, bottoms, tops[0])
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         return Counts(0, self.per_element() * count(top_shapes[0]))
@@ -92,6 +100,13 @@ class ReLU(Neuron):
 
     def per_element(self) -> int:
         return 2 if self.lp.relu_param.negative_slope != 0 else 1
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        slope = float(self.lp.relu_param.negative_slope)
+        if slope == 0:
+            ctx.op("Relu", bottoms, tops[0])
+        else:
+            ctx.op("LeakyRelu", bottoms, tops[0], alpha=slope)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]
@@ -120,6 +135,12 @@ class PReLU(Neuron):
             return [ParamBlob((), "weight", filler)]
         return [ParamBlob((legacy_dim(self, bottom_shapes[0], 1),), "weight", filler)]
 
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """PRelu with the slopes shaped (C, 1, ...) to broadcast over axis 1 (a 1-element slope when shared)."""
+        ndim = len(self.bottom_shapes[0])
+        shape = (1,) if self.lp.prelu_param.channel_shared else (-1, *(1,) * (ndim - 2))
+        ctx.op("PRelu", [bottoms[0], ctx.const(blobs[0].reshape(shape), "slope")], tops[0])
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """``max(x, 0) + slope[c] * min(x, 0)``, c = axis 1 (one slope for all with channel_shared)."""
         x = bottoms[0]
@@ -133,6 +154,9 @@ class ELU(Neuron):
     """``x > 0 ? x : alpha * (exp(x) - 1)``: 4 FLOPs."""
 
     flops_per_element = 4
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        ctx.op("Elu", bottoms, tops[0], alpha=float(self.lp.elu_param.alpha))
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """Caffe's ``max(x, 0) + alpha * (exp(min(x, 0)) - 1)``."""
@@ -149,6 +173,7 @@ class ELU(Neuron):
 class Sigmoid(Neuron):
     """``1 / (1 + exp(-x))``: 3 FLOPs."""
 
+    onnx_op = "Sigmoid"
     flops_per_element = 3
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
@@ -159,6 +184,7 @@ class Sigmoid(Neuron):
 class TanH(Neuron):
     """``tanh(x)``: 5 FLOPs."""
 
+    onnx_op = "Tanh"
     flops_per_element = 5
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
@@ -169,6 +195,7 @@ class TanH(Neuron):
 class AbsVal(Neuron):
     """``|x|``: 1 FLOP."""
 
+    onnx_op = "Abs"
     flops_per_element = 1
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
@@ -179,6 +206,7 @@ class AbsVal(Neuron):
 class BNLL(Neuron):
     """``log(1 + exp(x))`` (Caffe's overflow-safe branch): 4 FLOPs."""
 
+    onnx_op = "Softplus"
     flops_per_element = 4
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
@@ -201,6 +229,18 @@ class Power(Neuron):
         if p.scale == 0 or p.power == 0:
             return 0
         return (p.scale != 1) + (p.shift != 0) + (p.power != 1)
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Caffe's steps: a constant when ``scale*power == 0``; else scale, shift, Pow, each only if needed."""
+        p = self.lp.power_param
+        power, scale, shift = (float(np.float32(v)) for v in (p.power, p.scale, p.shift))
+        if power * scale == 0:
+            value = 1.0 if power == 0 else float(np.power(np.float32(shift), np.float32(power)))
+            ctx.op("Expand", [ctx.scalar(value, "value"), ctx.op("Shape", bottoms)], tops[0])
+        elif power == 1:
+            ctx.mul_add(bottoms[0], scale, shift, tops[0])
+        else:
+            ctx.op("Pow", [ctx.mul_add(bottoms[0], scale, shift), ctx.scalar(power, "power")], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """Caffe's steps: ``scale*power == 0`` fills a constant; else scale, shift, pow, each only if needed."""
@@ -237,6 +277,16 @@ class Exp(Neuron):
         outer = base**p.shift
         return int(inner != 1) + 1 + int(outer != 1)
 
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """``exp(ln(base)*scale*x) * base^shift``."""
+        p = self.lp.exp_param
+        inner = (1.0 if p.base == -1 else float(np.log(np.float32(p.base)))) * float(np.float32(p.scale))
+        outer = float(np.exp(np.float32(p.shift)) if p.base == -1 else np.power(np.float32(p.base),
+                                                                                np.float32(p.shift)))
+        y = ctx.op("Exp", [ctx.mul_add(bottoms[0], inner, 0.0)], tops[0] if outer == 1 else None)
+        if outer != 1:
+            ctx.mul_add(y, outer, 0.0, tops[0])
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """``exp(inner * x) * outer``: inner = ln(base)*scale (ln e = 1 exactly), outer = base^shift."""
         p = self.lp.exp_param
@@ -264,6 +314,15 @@ class Log(Neuron):
         p = self.lp.log_param
         return int(p.scale != 1) + int(p.shift != 0) + 1 + int(p.base != -1)
 
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """``log(scale*x + shift) / ln(base)``."""
+        p = self.lp.log_param
+        y = ctx.mul_add(bottoms[0], float(np.float32(p.scale)), float(np.float32(p.shift)))
+        base_scale = 1.0 if p.base == -1 else float(np.float32(1) / np.log(np.float32(p.base)))
+        y = ctx.op("Log", [y], tops[0] if base_scale == 1 else None)
+        if base_scale != 1:
+            ctx.mul_add(y, base_scale, 0.0, tops[0])
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """``log(shift + scale * x) * (1 / ln(base))``, skipping the identity steps."""
         p = self.lp.log_param
@@ -285,6 +344,10 @@ class Threshold(Neuron):
 
     flops_per_element = 1
 
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        above = ctx.op("Greater", [bottoms[0], ctx.scalar(self.lp.threshold_param.threshold, "threshold")])
+        ctx.op("Cast", [above], tops[0], to=1)
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         return [(bottoms[0] > _scalar(self.lp.threshold_param.threshold, run)).astype(run.dtype)]
 
@@ -294,6 +357,10 @@ class Clip(Neuron):
     """``min(max(x, min), max)``: 2 FLOPs."""
 
     flops_per_element = 2
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        p = self.lp.clip_param
+        ctx.op("Clip", [bottoms[0], ctx.scalar(p.min, "min"), ctx.scalar(p.max, "max")], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """``std::max(min, std::min(x, max))``: a NaN stays NaN through the min, then becomes ``min``."""
@@ -307,6 +374,11 @@ class Swish(Neuron):
     """``x * sigmoid(beta * x)``: 5 FLOPs."""
 
     flops_per_element = 5
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        beta = float(np.float32(self.lp.swish_param.beta))
+        gate = ctx.op("Sigmoid", [ctx.mul_add(bottoms[0], beta, 0.0)])
+        ctx.op("Mul", [bottoms[0], gate], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]
@@ -327,6 +399,14 @@ class Dropout(Neuron):
 
     def per_element(self) -> int:
         return 2 if self._phase == "TRAIN" else 0
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Inference only: the identity (times ``1 - ratio`` for the fork's ``scale_train: false``)."""
+        self.check(self.phase != "TRAIN", "a TRAIN-phase Dropout is random: export the TEST phase")
+        p = self.lp.dropout_param
+        scale_train = p.scale_train if "scale_train" in p.DESCRIPTOR.fields_by_name else True
+        scale = float(np.float32(1.0) / np.float32(1.0 / (1.0 - float(np.float32(p.dropout_ratio)))))
+        ctx.mul_add(bottoms[0], 1.0 if scale_train else scale, 0.0, tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         p = self.lp.dropout_param

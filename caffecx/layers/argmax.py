@@ -17,6 +17,8 @@ without ``axis`` or along a spatial axis (>= 2), else pointwise.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import axis_index, check_blob_counts, field_set
@@ -78,6 +80,23 @@ class ArgMax(Layer):
         n = len(bottom_shapes[0])
         axis = int(p.axis) + n if p.axis < 0 else int(p.axis)
         return GLOBAL if axis >= 2 else None
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """TopK (largest, sorted) along ``axis``, or over each flattened sample laid out as Caffe's
+        ``(N, 1 or 2, k)``; indices as floats. Ties: ONNX ranks the smaller index first, Caffe the larger."""
+        p, bottom, top = self.lp.argmax_param, self.bottom_shapes[0], self.top_shapes[0]
+        k = ctx.ints([int(p.top_k)], "k")
+        if self.axis is not None:
+            values, index = ctx.ops("TopK", [bottoms[0], k], [ctx.fresh("values"), ctx.fresh("indices")],
+                                    axis=self.axis)
+            ctx.identity(values, tops[0]) if p.out_max_val else ctx.op("Cast", [index], tops[0], to=1)
+            return
+        flat = ctx.reshape(bottoms[0], bottom, (bottom[0], count(bottom, 1)))
+        values, index = ctx.ops("TopK", [flat, k], [ctx.fresh("values"), ctx.fresh("indices")], axis=1)
+        parts = [ctx.op("Cast", [index], to=1), *([values] if p.out_max_val else [])]
+        rows = [ctx.reshape(v, (bottom[0], int(p.top_k)), (bottom[0], 1, int(p.top_k))) for v in parts]
+        both = rows[0] if len(rows) == 1 else ctx.op("Concat", rows, axis=1)
+        ctx.reshape(both, (bottom[0], len(rows), int(p.top_k)), top, tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         p = self.lp.argmax_param

@@ -241,6 +241,14 @@ class Layer:
         when it cannot take one (the default)."""
         return None
 
+    # -- ONNX export ------------------------------------------------------------------------------
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Append this layer's ONNX nodes to ``ctx`` (a `caffecx.export.context.OnnxContext`): ``bottoms``
+        are the ONNX names of the bottoms, ``tops`` the names the tops must get, ``blobs`` the stored
+        blobs (float32, shaped as ``param_shapes``). Runs after ``setup`` on the same instance, like
+        ``forward``. The default refuses: the layer type has no ONNX mapping."""
+        raise self.fail(f"layer type '{self.lp.type}' has no ONNX mapping")
+
     # -- helpers for subclasses -------------------------------------------------------------------
     def fail(self, message: str) -> ShapeError:
         """A `ShapeError` located at this layer (raise the result)."""

@@ -19,6 +19,8 @@ are not written back (a forward never writes its blobs); the output does not dep
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import axis_index, check_blob_counts
@@ -56,6 +58,26 @@ class BatchNorm(Layer):
         factor = 0.0 if stored == 0 else 1.0 / stored
         scale = 1.0 / np.sqrt(blobs[1].astype(np.float64).reshape(-1) * factor + float(p.eps))
         return scale, -blobs[0].astype(np.float64).reshape(-1) * factor * scale
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Stored statistics: BatchNormalization with Caffe's factor folded in (``mean*f``, ``var*f``, scale 1,
+        bias 0); batch statistics (``use_global_stats: false``): the mean and variance computed in the graph."""
+        p, x = self.lp.batch_norm_param, bottoms[0]
+        eps = float(np.float32(p.eps))
+        use_global = p.use_global_stats if p.HasField("use_global_stats") else self.phase == "TEST"
+        if use_global:
+            stored = blobs[2].reshape(-1)[0]
+            factor = np.float32(0) if stored == 0 else np.float32(1) / stored
+            c = blobs[0].size
+            stats = [np.ones(c), np.zeros(c), blobs[0] * factor, blobs[1] * factor]
+            names = [ctx.const(a, h) for a, h in zip(stats, ("scale", "bias", "mean", "var"), strict=True)]
+            ctx.op("BatchNormalization", [x, *names], tops[0], epsilon=eps)
+            return
+        axes = [0, *range(2, len(self.bottom_shapes[0]))]
+        centred = ctx.op("Sub", [x, ctx.reduce("ReduceMean", x, axes)])
+        var = ctx.reduce("ReduceMean", ctx.op("Mul", [centred, centred]), axes)
+        std = ctx.op("Sqrt", [ctx.mul_add(var, 1.0, eps)])
+        ctx.op("Div", [centred, std], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         p = self.lp.batch_norm_param

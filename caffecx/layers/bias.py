@@ -12,9 +12,18 @@ Filler: ``bias_param.filler`` (constant 0 by default). Forward: ``x + bias`` bro
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from caffecx.layers._affine import at_axis, check_operand, given_filler, learned_shape
+from caffecx.layers._affine import (
+    at_axis,
+    check_operand,
+    given_filler,
+    learned_shape,
+    onnx_at_axis,
+    onnx_operand,
+)
 from caffecx.layers._common import check_blob_counts
 from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
 
@@ -52,6 +61,15 @@ class Bias(Layer):
         if len(self.lp.bottom) > 1 or self.axis != 1 or blobs[0].ndim != 1:
             return None
         return np.ones(blobs[0].shape), blobs[0].astype(np.float64)
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Add, the offset reshaped to broadcast at its axis (`at_axis`'s rule)."""
+        ndim = len(self.bottom_shapes[0])
+        if len(bottoms) > 1:
+            offset = onnx_at_axis(ctx, bottoms[1], self.bottom_shapes[1], ndim, self.axis)
+        else:
+            offset = onnx_operand(ctx, blobs[0], ndim, self.axis, "bias")
+        ctx.op("Add", [bottoms[0], offset], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]

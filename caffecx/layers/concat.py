@@ -11,6 +11,8 @@ Forward: ``np.concatenate`` along the axis; a single bottom is passed through (C
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import axis_index, check_blob_counts, field_set, shape_string
@@ -49,6 +51,12 @@ class Concat(Layer):
             top[axis] += s[axis]
         self.axis = axis
         return [tuple(top)]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        if len(bottoms) == 1:
+            ctx.identity(bottoms[0], tops[0])
+        else:
+            ctx.op("Concat", bottoms, tops[0], axis=self.axis)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         if len(bottoms) == 1:

@@ -25,10 +25,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from caffecx.layers._windows import crop_shifted, flat_shifts, pad_for_windows, taps, window_view
+from caffecx.layers._windows import (
+    crop_shifted,
+    flat_shifts,
+    onnx_window_pads,
+    pad_for_windows,
+    taps,
+    window_view,
+)
 from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, Window, register
 from caffecx.layers.spatial import Geometry, conv_axes, conv_geometry, spatial_out
 
@@ -106,6 +114,23 @@ class Convolution(Layer):
         return blobs
 
     # -- forward ----------------------------------------------------------------------------------
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Conv / ConvTranspose (groups, dilation, N-d) sharing one weight initializer over every bottom.
+        Conv's end pads reproduce Caffe's truncating output size; ConvTranspose's symmetric pads give
+        Caffe's ``stride*(in-1) + extent - 2*pad`` (no output_padding exists in Caffe)."""
+        s, geo = self.parsed, self.parsed.geometry
+        self.check(s.channel_axis == 1, f"ONNX convolutions take channels on axis 1 (axis: {s.channel_axis})")
+        weights = [ctx.const(blobs[0], "weight"), *(ctx.const(b, "bias") for b in blobs[1:])]
+        attrs = {"kernel_shape": list(geo.kernel), "strides": list(geo.stride), "dilations": list(geo.dilation),
+                 "group": s.group}
+        for x, top in zip(bottoms, tops, strict=True):
+            if self.transposed:
+                ctx.op("ConvTranspose", [x, *weights], top, pads=[*geo.pad, *geo.pad], **attrs)
+                continue
+            x, pads = onnx_window_pads(ctx, x, self.bottom_shapes[0][2:], self.top_shapes[0][2:], geo.extent,
+                                       geo.stride, geo.pad)
+            ctx.op("Conv", [x, *weights], top, pads=pads, **attrs)
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """One top per bottom, all with the same weights (see the module docstring)."""
         s = self.parsed

@@ -13,6 +13,8 @@ Forward: ``top = bottom0[..., off_i : off_i + bottom1.shape[i], ...]`` on the cr
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers.base import Context, Layer, RunContext, Shape, register
@@ -58,6 +60,14 @@ class Crop(Layer):
             top[i] = like[i]
         self.parsed = (axis, offsets)
         return [tuple(top)]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Slice on the cropped axes."""
+        axis, offsets = self.parsed
+        top = self.top_shapes[0]
+        ends = [o + top[axis + i] for i, o in enumerate(offsets)]
+        ctx.op("Slice", [bottoms[0], ctx.ints(offsets, "starts"), ctx.ints(ends, "ends"),
+                         ctx.ints(range(axis, len(top)), "axes")], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         axis, offsets = self.parsed

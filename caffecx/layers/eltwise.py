@@ -14,6 +14,8 @@ follow those comparisons (``(NaN, 2)`` gives 2, ``(1, NaN)`` gives NaN), not ``n
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import check_blob_counts, shape_string
@@ -50,6 +52,22 @@ class Eltwise(Layer):
         if self.op() == "SUM" and any(k != 1 for k in self.lp.eltwise_param.coeff):
             flops += n * c
         return Counts(0, flops)
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """SUM (each bottom times its coefficient, then Sum), PROD (a chain of Mul), MAX (Max)."""
+        op = self.op()
+        if op == "SUM":
+            coeffs = [float(np.float32(c)) for c in self.lp.eltwise_param.coeff] or [1.0] * len(bottoms)
+            terms = [ctx.mul_add(b, c, 0.0) for b, c in zip(bottoms, coeffs, strict=True)]
+            ctx.op("Sum", terms, tops[0])
+        elif op == "PROD":
+            y = bottoms[0]
+            for i, b in enumerate(bottoms[1:], start=2):
+                y = ctx.op("Mul", [y, b], tops[0] if i == len(bottoms) else None)
+        elif op == "MAX":
+            ctx.op("Max", bottoms, tops[0])
+        else:
+            raise self.fail(f"Unknown elementwise operation {op}.")
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         op = self.op()

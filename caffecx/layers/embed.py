@@ -15,6 +15,7 @@ caffecx refuses an out-of-range index with a located error.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,13 @@ class Embed(Layer):
         if p.bias_term:
             blobs.append(ParamBlob((n,), "bias", given_filler(p, "bias_filler")))
         return blobs
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Gather rows of the (K, N) weight at the truncated indices, then the bias."""
+        index = ctx.op("Cast", bottoms[:1], to=7)
+        rows = ctx.op("Gather", [ctx.const(blobs[0], "weight"), index], tops[0] if len(blobs) == 1 else None)
+        if len(blobs) > 1:
+            ctx.op("Add", [rows, ctx.const(blobs[1], "bias")], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         k, _ = self._params()

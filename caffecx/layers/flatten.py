@@ -11,6 +11,7 @@ Forward: a reshaped view of the bottom (Caffe shares the data).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,9 @@ class Flatten(Layer):
         end = axis_index(self, bottom, int(p.end_axis))
         self.check(start <= end + 1, f"end_axis {p.end_axis} comes before axis {p.axis}")
         return [(*bottom[:start], math.prod(bottom[start:end + 1]), *bottom[end + 1:])]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        ctx.reshape(bottoms[0], self.bottom_shapes[0], self.top_shapes[0], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         return [bottoms[0].reshape(self.top_shapes[0])]

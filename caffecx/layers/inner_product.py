@@ -14,6 +14,7 @@ Fillers: ``weight_filler`` and ``bias_filler`` (constant 0 when absent). Forward
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,18 @@ class InnerProduct(Layer):
         if p.bias_term:
             blobs.append(ParamBlob((n,), "bias", given_filler(p, "bias_filler")))
         return blobs
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Flatten at ``axis`` to (M, K), Gemm with the stored (N, K) weight (``transB``; ``transpose: true``
+        stores (K, N)), then the top's shape when ``axis`` is not 1."""
+        p = self.lp.inner_product_param
+        bottom, top = self.bottom_shapes[0], self.top_shapes[0]
+        axis, m, _, n = self.dims(bottom)
+        x = bottoms[0] if (axis == 1 and len(bottom) == 2) else ctx.op("Flatten", bottoms, axis=axis)
+        inputs = [x, ctx.const(blobs[0], "weight"), *(ctx.const(b, "bias") for b in blobs[1:])]
+        y = ctx.op("Gemm", inputs, tops[0] if axis == 1 else None, transB=0 if p.transpose else 1)
+        if axis != 1:
+            ctx.reshape(y, (m, n), top, tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         p = self.lp.inner_product_param

@@ -26,6 +26,7 @@ kernel 1/r + 1 (each output blends two neighbouring inputs).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -78,6 +79,24 @@ class Interp(Layer):
         self.eff, out = self.sizes(bottom)
         self.crop = -int(self.lp.interp_param.pad_beg)
         return [(bottom[0], bottom[1], *out)]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """The crop (``pad_beg``/``pad_end``) as a Slice, then a bilinear Resize with ``align_corners``."""
+        (h1, w1), (h2, w2) = self.eff, self.top_shapes[0][2:]
+        x, o = bottoms[0], self.crop
+        if (h1, w1) != tuple(self.bottom_shapes[0][2:]):
+            x = ctx.op("Slice", [x, ctx.ints([o, o], "starts"), ctx.ints([o + h1, o + w1], "ends"),
+                                 ctx.ints([2, 3], "axes")], tops[0] if (h1, w1) == (h2, w2) else None)
+        if (h1, w1) == (h2, w2):
+            if x == bottoms[0]:
+                ctx.identity(x, tops[0])
+            return
+        if ctx.opset >= 18:
+            sizes, extra = ctx.ints([h2, w2], "sizes"), {"axes": [2, 3]}
+        else:
+            sizes, extra = ctx.ints(self.top_shapes[0], "sizes"), {}
+        ctx.op("Resize", [x, "", "", sizes], tops[0], mode="linear", coordinate_transformation_mode="align_corners",
+               **extra)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         o = self.crop

@@ -21,11 +21,12 @@ Power shift is fixed at 1).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from caffecx.layers.base import Context, Counts, Layer, RunContext, Shape, Window, register
-from caffecx.layers.pooling import pool2d
+from caffecx.layers.pooling import pool2d, pool_onnx
 from caffecx.layers.spatial import Geometry, enum_name, require_4d
 
 
@@ -46,6 +47,21 @@ class LRN(Layer):
         bottom = tuple(bottom_shapes[0])
         require_4d(bottom, self.check)
         return [bottom]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """ACROSS_CHANNELS: ONNX LRN (the same ``k + alpha/size * sum`` convention). WITHIN_CHANNEL (ONNX has
+        none): ``x * (1 + alpha * avgpool(x^2))^-beta`` with Caffe's padded AVE pooling (`pool_onnx`)."""
+        lp, x = self.lp.lrn_param, bottoms[0]
+        size, alpha, beta = self._size(), float(np.float32(lp.alpha)), float(np.float32(lp.beta))
+        if not self.within():
+            ctx.op("LRN", [x], tops[0], size=size, alpha=alpha, beta=beta, bias=float(np.float32(lp.k)))
+            return
+        pad = (size - 1) // 2
+        hw = self.bottom_shapes[0][2:]
+        geo = Geometry((size, size), (1, 1), (pad, pad), (1, 1))
+        mean = pool_onnx(ctx, ctx.op("Mul", [x, x]), "AVE", geo, hw, hw)
+        power = ctx.op("Pow", [ctx.mul_add(mean, alpha, 1.0), ctx.scalar(-beta, "power")])
+        ctx.op("Mul", [x, power], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=run.dtype)

@@ -21,6 +21,8 @@ is refused: it writes files.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import check_blob_counts, shape_string
@@ -84,6 +86,9 @@ class BatchReindex(Layer):
         self.check(len(data) >= 1, "the data bottom needs at least one axis")
         return [(permut[0], *data[1:])]
 
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        ctx.op("Gather", [bottoms[0], ctx.op("Cast", [bottoms[1]], to=7)], tops[0], axis=0)
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         data, permut = bottoms
         n = data.shape[0]
@@ -111,6 +116,9 @@ class Parameter(Layer):
 
     def param_shapes(self, bottom_shapes: list[Shape]) -> list[ParamBlob]:
         return [ParamBlob(self._shape(), "weight")]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        ctx.identity(ctx.const(blobs[0], "blob"), tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         return [blobs[0]]

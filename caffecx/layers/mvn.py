@@ -15,6 +15,8 @@ statistics span the spatial axes).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import check_blob_counts, legacy_dim
@@ -37,6 +39,17 @@ class MVN(Layer):
     def window(self, bottom_shapes: list[Shape]) -> Window | None:
         """The statistics span the spatial axes."""
         return GLOBAL if len(bottom_shapes[0]) > 2 else None
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Mean (and root-mean-square) over each sample (``across_channels``) or each channel's map."""
+        x = ctx.reshape(bottoms[0], self.bottom_shapes[0], self.top_shapes[0])
+        axes = [1, 2, 3] if self.lp.mvn_param.across_channels else [2, 3]
+        centred = ctx.op("Sub", [x, ctx.reduce("ReduceMean", x, axes)], None if self.lp.mvn_param.normalize_variance
+                         else tops[0])
+        if self.lp.mvn_param.normalize_variance:
+            std = ctx.op("Sqrt", [ctx.reduce("ReduceMean", ctx.op("Mul", [centred, centred]), axes)])
+            eps = float(np.float32(self.lp.mvn_param.eps))
+            ctx.op("Div", [centred, ctx.mul_add(std, 1.0, eps)], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         p = self.lp.mvn_param

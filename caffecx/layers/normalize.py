@@ -64,6 +64,16 @@ class Normalize(Layer):
             return [ParamBlob((), "weight", _scale_filler(p))]
         return [ParamBlob((legacy_dim(self, bottom_shapes[0], 1),), "weight", _scale_filler(p))]
 
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """x / sqrt(sum of squares + eps) per sample (``across_spatial``) or per position, times the scale."""
+        x, ndim = bottoms[0], len(self.bottom_shapes[0])
+        axes = list(range(1, ndim)) if self.across_spatial else [1]
+        squares = ctx.reduce("ReduceSumSquare", x, axes)
+        norm = ctx.op("Sqrt", [ctx.mul_add(squares, 1.0, float(np.float32(self.eps)))])
+        unit = ctx.op("Div", [x, norm])
+        shape = (1,) if self.channel_shared else (-1, *(1,) * (ndim - 2))
+        ctx.op("Mul", [unit, ctx.const(blobs[0].reshape(shape), "scale")], tops[0])
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """L2 norm per sample or per position (eps inside the root), then the per-channel scale."""
         x = np.asarray(bottoms[0], dtype=run.dtype)

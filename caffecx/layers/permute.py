@@ -11,6 +11,8 @@ identity order returns the bottom itself (Caffe's ``ShareData``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import check_blob_counts
@@ -36,6 +38,9 @@ class Permute(Layer):
         bottom = tuple(bottom_shapes[0])
         self.full_order = self.order(len(bottom))
         return [tuple(bottom[i] for i in self.full_order)]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        ctx.op("Transpose", bottoms, tops[0], perm=list(self.full_order))
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]

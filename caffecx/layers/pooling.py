@@ -25,10 +25,18 @@ STOCHASTIC has no CPU forward in Caffe (NOT_IMPLEMENTED): refused.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from caffecx.layers._windows import border_divisor, pad_for_windows, taps, window_reduce
+from caffecx.layers._windows import (
+    avg_correction,
+    border_divisor,
+    onnx_window_pads,
+    pad_for_windows,
+    taps,
+    window_reduce,
+)
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
 from caffecx.layers.spatial import Geometry, enum_name, pool_geometry, pool_out_hw, require_4d, round_ceil
 
@@ -77,6 +85,13 @@ class Pooling(Layer):
     def forward_refusal(self) -> str | None:
         return stochastic_refusal(self.method())
 
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """MAX/AVE by `pool_onnx`; the MAX mask top is refused (ONNX's indices count over the whole tensor)."""
+        self.check(len(tops) == 1, "the MAX pooling mask top has no ONNX mapping")
+        self.check(self.method() in ("MAX", "AVE"), f"{self.method()} pooling has no ONNX mapping")
+        pool_onnx(ctx, bottoms[0], self.method(), self.parsed, self.bottom_shapes[0][2:], self.top_shapes[0][2:],
+                  tops[0])
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=run.dtype)
         out = self.top_shapes[0][2:]
@@ -95,6 +110,25 @@ class Pooling(Layer):
 
 
 # -- the pooling itself (shared with SPP and LRN WITHIN_CHANNEL) ------------------------------------
+
+
+def pool_onnx(ctx: Any, x: str, method: str, geo: Geometry, size: Shape, out: Shape, top: str | None = None) -> str:
+    """Caffe's MAX/AVE pooling of ONNX value `x` (N, C, *size) as ONNX nodes, never with ONNX's
+    ``ceil_mode``: explicit (asymmetric) end pads give Caffe's output size (`onnx_window_pads`). MAX is a
+    MaxPool (its pads never win); AVE an AveragePool over an explicitly zero-padded input (every window
+    in bounds: divides by the full kernel) times `avg_correction`, so border windows divide by the
+    window clipped to the padded extent as Caffe does. A window over the whole input is a global pool."""
+    if tuple(geo.kernel) == tuple(size) and not any(geo.pad) and tuple(out) == (1, 1):
+        return ctx.op("GlobalMaxPool" if method == "MAX" else "GlobalAveragePool", [x], top)
+    x, pads = onnx_window_pads(ctx, x, size, out, geo.kernel, geo.stride, geo.pad)
+    attrs = {"kernel_shape": list(geo.kernel), "strides": list(geo.stride)}
+    if method == "MAX":
+        return ctx.op("MaxPool", [x], top, pads=pads, **attrs)
+    if any(pads):
+        x = ctx.op("Pad", [x, ctx.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]], "pads")])
+    corr = avg_correction(size, out, geo.kernel, geo.stride, geo.pad)
+    y = ctx.op("AveragePool", [x], top if corr is None else None, **attrs)
+    return y if corr is None else ctx.op("Mul", [y, ctx.const(corr, "divisor")], top)
 
 
 def stochastic_refusal(method: str) -> str | None:

@@ -26,6 +26,8 @@ four; none: 0.1), stored as float.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import check_blob_counts, field_set, legacy_dim, values
@@ -131,6 +133,12 @@ class PriorBox(Layer):
                 root = np.sqrt(np.float64(ar32))
                 sizes.append((lo * root, lo / root))
         return np.asarray(sizes, dtype=np.float64).astype(np.float32)
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """A constant: the priors depend only on the bottoms' shapes, so they are computed once here."""
+        run = RunContext(dtype=np.float32)
+        priors = self.forward([np.zeros(s, dtype=np.float32) for s in self.bottom_shapes], blobs, run)[0]
+        ctx.identity(ctx.const(priors, "priors"), tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """The boxes of every position, then the variances (see the module docstring)."""

@@ -16,6 +16,8 @@ factor computed in the run's dtype) when that factor is not 1.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import axis_index, check_blob_counts
@@ -48,6 +50,20 @@ class Reduction(Layer):
     def window(self, bottom_shapes: list[Shape]) -> Window | None:
         """The reduced axes always include the last one: spatial inputs are seen whole."""
         return GLOBAL if len(bottom_shapes[0]) > 2 else None
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """The axes from ``axis`` on flattened into one, reduced, then times ``coeff`` (MEAN: over the count)."""
+        p, bottom = self.lp.reduction_param, self.bottom_shapes[0]
+        op = enum_name(p, "operation")
+        ops = {"SUM": "ReduceSum", "MEAN": "ReduceSum", "ASUM": "ReduceL1", "SUMSQ": "ReduceSumSquare"}
+        if op not in ops:
+            raise self.fail(f"Unknown reduction op: {op}")
+        inner = count(bottom, self.axis)
+        flat = ctx.reshape(bottoms[0], bottom, (*bottom[: self.axis], inner))
+        coeff = np.float32(p.coeff) / (np.float32(inner) if op == "MEAN" else np.float32(1))
+        total = ctx.reduce(ops[op], flat, [self.axis], keepdims=False, out=tops[0] if coeff == 1 else None)
+        if coeff != 1:
+            ctx.mul_add(total, float(coeff), 0.0, tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         p = self.lp.reduction_param

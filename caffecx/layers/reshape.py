@@ -15,6 +15,7 @@ Forward: a reshaped view of the bottom (Caffe shares the data).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +65,9 @@ class Reshape(Layer):
                    f"output count must match input count ({math.prod(top)} vs. {total}: "
                    f"{' '.join(map(str, top))} from {' '.join(map(str, bottom))})")
         return [tuple(top)]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        ctx.reshape(bottoms[0], self.bottom_shapes[0], self.top_shapes[0], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         return [bottoms[0].reshape(self.top_shapes[0])]

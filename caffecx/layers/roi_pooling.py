@@ -17,6 +17,8 @@ its maximum (NaN ignored, never below ``-FLT_MAX``); an empty bin gives 0.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
@@ -70,6 +72,13 @@ class ROIPooling(Layer):
                    f"each ROI needs 5 values (batch index, x1, y1, x2, y2); the ROI bottom is {list(rois)}")
         self.pooled, self.spatial_scale = (ph, pw), p.spatial_scale
         return [(rois[0], data[1], ph, pw)]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """ONNX MaxRoiPool (Caffe's ROIPooling: rounded scaled corners, max per bin, empty bins 0)."""
+        rois = self.bottom_shapes[1]
+        boxes = bottoms[1] if len(rois) == 2 else ctx.reshape(bottoms[1], rois, (rois[0], 5))
+        ctx.op("MaxRoiPool", [bottoms[0], boxes], tops[0], pooled_shape=list(self.pooled),
+               spatial_scale=float(np.float32(self.spatial_scale)))
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         """Max over each ROI's bins (a loop over ROIs; the bins of one ROI are two segmented reductions)."""

@@ -11,6 +11,8 @@ Forward: output channel ``j * group + i`` is input channel ``i * (C / group) + j
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import check_blob_counts, legacy_dim
@@ -30,6 +32,13 @@ class ShuffleChannel(Layer):
         self.check(top[1] % group == 0, f"Wrong group size. ({top[1]} channels in {group} groups)")
         self.group = group
         return [top]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Reshape to (N, group, C/group, H*W), swap the two channel axes, reshape back."""
+        n, c, h, w = self.top_shapes[0]
+        grouped = ctx.reshape(bottoms[0], self.bottom_shapes[0], (n, self.group, c // self.group, h * w))
+        swapped = ctx.op("Transpose", [grouped], perm=[0, 2, 1, 3])
+        ctx.reshape(swapped, (n, c // self.group, self.group, h * w), self.top_shapes[0], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         n, c = self.top_shapes[0][:2]

@@ -10,6 +10,8 @@ Forward: each top is a contiguous copy of its slab (one top is passed through: C
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import axis_index, check_blob_counts, field_set
@@ -54,6 +56,13 @@ class Slice(Layer):
             sizes = [size // n_top] * n_top
         self.axis = axis
         return [tuple(s if i != axis else k for i, s in enumerate(bottom)) for k in sizes]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        if len(tops) == 1:
+            ctx.identity(bottoms[0], tops[0])
+            return
+        sizes = [s[self.axis] for s in self.top_shapes]
+        ctx.ops("Split", [bottoms[0], ctx.ints(sizes, "split")], tops, axis=self.axis)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]

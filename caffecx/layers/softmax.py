@@ -10,6 +10,8 @@ Forward: ``exp(x - max) / sum(exp(x - max))`` along the axis (Caffe subtracts th
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import axis_index, check_blob_counts
@@ -35,6 +37,9 @@ class Softmax(Layer):
         bottom = tuple(bottom_shapes[0])
         self.axis = axis_index(self, bottom, int(self.lp.softmax_param.axis))
         return [bottom]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        ctx.op("Softmax", bottoms, tops[0], axis=self.axis)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         return [softmax(bottoms[0], self.axis)]

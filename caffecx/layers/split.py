@@ -8,6 +8,8 @@ Forward: every top is the bottom array itself.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import check_blob_counts, not_in_place
@@ -25,6 +27,10 @@ class Split(Layer):
         check_blob_counts(self, bottom_shapes)
         not_in_place(self)
         return [tuple(bottom_shapes[0]) for _ in self.lp.top]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        for top in tops:
+            ctx.identity(bottoms[0], top)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         return [bottoms[0] for _ in self.top_shapes]

@@ -16,10 +16,12 @@ image in (C, h, w) order, the levels concatenated in order 0, 1, ... along axis 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
-from caffecx.layers.pooling import pool2d, pooling_flops, stochastic_refusal
+from caffecx.layers.pooling import pool2d, pool_onnx, pooling_flops, stochastic_refusal
 from caffecx.layers.spatial import Geometry, enum_name, pool_out_hw, require_4d
 
 
@@ -75,6 +77,19 @@ class SPP(Layer):
 
     def forward_refusal(self) -> str | None:
         return stochastic_refusal(self.method())
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Each pyramid level by `pool_onnx`, flattened per sample and concatenated."""
+        self.check(self.method() in ("MAX", "AVE"), f"{self.method()} pooling has no ONNX mapping")
+        bottom = self.bottom_shapes[0]
+        if len(self.parsed) == 1:
+            geo, out = self.parsed[0]
+            pool_onnx(ctx, bottoms[0], self.method(), geo, bottom[2:], out, tops[0])
+            return
+        flat = [ctx.reshape(pool_onnx(ctx, bottoms[0], self.method(), geo, bottom[2:], out),
+                            (*bottom[:2], *out), (bottom[0], bottom[1] * out[0] * out[1]))
+                for geo, out in self.parsed]
+        ctx.op("Concat", flat, tops[0], axis=1)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=run.dtype)

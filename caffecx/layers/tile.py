@@ -9,6 +9,8 @@ Forward: the block ``shape[axis:]`` of each outer index is repeated ``tiles`` ti
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from caffecx.layers._common import axis_index, check_blob_counts
@@ -29,6 +31,10 @@ class Tile(Layer):
         self.axis, self.tiles = axis, tiles
         bottom[axis] *= tiles
         return [tuple(bottom)]
+
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        repeats = [self.tiles if i == self.axis else 1 for i in range(len(self.bottom_shapes[0]))]
+        ctx.op("Tile", [bottoms[0], ctx.ints(repeats, "repeats")], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]

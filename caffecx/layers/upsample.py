@@ -87,6 +87,15 @@ class Upsample(Layer):
         self.scale = scale
         return [(*data[:-2], data[-2] * scale, data[-1] * scale)]
 
+    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
+        """Nearest-neighbour Resize by the integer scale (``asymmetric`` + ``floor``: input ``o // scale``);
+        SegNet's mask unpooling (two bottoms) has no mapping."""
+        self.check(len(bottoms) == 1, "Upsample with a mask bottom (SegNet unpooling) has no ONNX mapping")
+        ndim = len(self.bottom_shapes[0])
+        scales = ctx.const([1.0] * (ndim - 2) + [float(self.scale)] * 2, "scales")
+        ctx.op("Resize", [bottoms[0], "", scales], tops[0], mode="nearest",
+               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=run.dtype)
         if len(bottoms) == 1:
