@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise CaffecxError("--iterations averages the outputs: it does not go with --blobs all or --compare")
     if args.top is not None and args.top <= 0:
         raise CaffecxError("--top must be a positive integer")
-    if args.out:
+    if args.out is not None:
         check_target(args.out, suffixes=(".npz",), what="--out file")
     reference, ref_inputs = read_reference(args.compare) if args.compare else ({}, {})
     labels = _read_labels(args.labels) if args.labels else None
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     blobs = executor.forward(feeds, keep=keep)
     if args.iterations > 1:
         blobs = _averaged(executor, feeds, blobs, args.iterations)
-    if args.out:
+    if args.out is not None:
         written = blobs if args.blobs == "all" else {k: blobs[k] for k in executor.outputs if k in blobs}
         buffer = io.BytesIO()
         np.savez(buffer, **{f"blob/{k}": v for k, v in written.items()})

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.output:
+    if args.output is not None:
         check_target(args.output, what="output (-o)")
         if _same_file(args.output, args.net):
             raise CaffecxError("the output would overwrite the input file (write elsewhere, then move it)",
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
-    if args.output:
+    if args.output is not None:
         write_prototxt(message, args.output)
     else:
         sys.stdout.write(to_text(message))

@@ -68,7 +68,7 @@ def check_folder(folder: PathLike, *, make: bool = True, what: str = "output fol
         raise TypeError(f"an output folder must be a path, not {type(folder).__name__}")
     path = Path(os.fspath(folder) or ".")
     if "\0" in str(path):
-        raise _fail(f"the {what} name contains a NUL byte", path)
+        raise _fail(f"the {what} name contains a NUL byte", str(path).replace("\0", "\\0"))
     missing, existing = _first_missing(path)
     if not existing.is_dir():
         shown = existing if existing != path else path
@@ -87,6 +87,8 @@ def check_target(target: PathLike, *, suffixes: Iterable[str] | None = None,
     dot; None accepts any), not a folder, its folder writable (made when `make_parents`)."""
     if not isinstance(target, (str, os.PathLike)):
         raise TypeError(f"an output file must be a path, not {type(target).__name__}")
+    if "\0" in os.fspath(target):
+        raise _fail(f"the {what} name contains a NUL byte", os.fspath(target).replace("\0", "\\0"))
     path = Path(os.fspath(target))
     if not os.fspath(target) or os.fspath(target).endswith(os.sep) or path.name in ("", ".", ".."):
         raise _fail(f"names a folder, not a file (the {what} is a file)", target)
