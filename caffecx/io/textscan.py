@@ -192,7 +192,20 @@ class Block:
     parent: str = ""
 
 
+_last_outline: list = [None, None]  # (text, result) of the last call: a file is outlined once per read
+
+
 def outline(text: str) -> tuple[list[str], list[Block]]:
+    """See `_outline`; the last text's outline is reused (the reader asks twice per file)."""
+    if _last_outline[0] is text:
+        names, blocks = _last_outline[1]
+        return list(names), list(blocks)
+    result = _outline(text)
+    _last_outline[:] = [text, (list(result[0]), list(result[1]))]
+    return result
+
+
+def _outline(text: str) -> tuple[list[str], list[Block]]:
     """A fast one-pass outline: (top-level field names, the top-level blocks and the blocks directly
     inside a solver's inline net (`NET_BLOCKS`)), each with its ``name:`` and its line and column.
 
