@@ -86,7 +86,7 @@ class OnnxContext:
     def const(self, array: Any, hint: str = "const", dtype: Any = np.float32) -> str:
         """An initializer holding `array` (float32 unless `dtype` says otherwise)."""
         name = self.fresh(hint)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=dtype), name))
+        self.initializers.append(numpy_helper.from_array(np.array(array, dtype=dtype, order="C"), name))
         return name
 
     def ints(self, values: Sequence[int], hint: str = "shape") -> str:

@@ -203,12 +203,26 @@ def _translate(plan: Plan, chosen: Selection, ctx: OnnxContext, seed: int) -> di
         try:
             planned.impl.to_onnx(ctx, bottoms, tops, arrays[id(planned)])  # type: ignore[union-attr]
         except CaffecxError as err:
-            raise planned.locate(err.with_location(), plan.net.path) from None
+            raise planned.locate(_with_hint(err, planned, plan), plan.net.path) from None
         for t, name, shape in zip(planned.node.tops, tops, planned.top_shapes or [], strict=True):
             current[t] = name
             expected[name] = (planned, tuple(shape))
     ctx.layer = ""
     return expected
+
+
+def _with_hint(err: CaffecxError, planned: PlannedLayer, plan: Plan) -> CaffecxError:
+    """A refusal, with how to export the net up to the refused layer's bottoms (a Split's top named by
+    the blob it splits)."""
+    split_of = {t: p.node.bottoms[0] for p in plan.layers if p.impl is not None and p.impl.shares_bottom_data
+                for t in p.node.tops}
+    bottoms = ", ".join(dict.fromkeys(f"'{split_of.get(b, b)}'" for b in planned.node.bottoms))
+    if not bottoms:
+        return err
+    hint = CaffecxError(f"{err.message} (the layers before it export with outputs {bottoms}: "
+                        f"caffecx export --output-blob)")
+    return hint.with_location(path=err.location.path, line=err.location.line, column=err.location.column,
+                              layer=err.location.layer)
 
 
 # -- checks ----------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -162,31 +161,21 @@ def border_divisor(size: int, out: int, kernel: int, stride: int, pad: int) -> n
     return (np.minimum(start + kernel, size + pad) - start).astype(np.int64)
 
 
-def onnx_end_pad(size: int, out: int, extent: int, stride: int, pad: int) -> tuple[int, int | None]:
-    """(end pad, crop) that make an ONNX window op (floor rounding, begin pad `pad`) give Caffe's `out`
-    windows along one axis: the end pad `pad` when it already does; else exactly what the last window
-    needs (ceil-mode pooling and truncated conv sizes run past the padding); or, when even no end pad
-    gives more windows than Caffe keeps (pooling's clip rule dropped one), no pad and the input cropped
-    to its first `crop` cells (none of which any kept window reads)."""
+def onnx_end_pad(size: int, out: int, extent: int, stride: int, pad: int) -> int:
+    """The end pad that makes an ONNX window op (floor rounding, begin pad `pad`) give Caffe's `out`
+    windows along one axis: `pad` when it already does, else exactly what the last window needs (ceil-mode
+    pooling and truncated conv sizes run past the padding). Never less than Caffe keeps: with end pad
+    `pad`, floor rounding gives more windows than Caffe's only if ``pad >= kernel``, which Caffe refuses."""
     if (size + 2 * pad - extent) // stride + 1 == out:
-        return pad, None
-    need = (out - 1) * stride + extent - size - pad
-    if need >= 0:
-        return need, None
-    return 0, size + need
+        return pad
+    return max(0, (out - 1) * stride + extent - size - pad)
 
 
-def onnx_window_pads(ctx: Any, x: str, size: Ints, out: Ints, extent: Ints, stride: Ints,
-                     pad: Ints) -> tuple[str, list[int]]:
-    """(input, ONNX ``pads`` = begins + ends) for a window op over the last ``len(size)`` axes of ONNX
-    value `x` to give Caffe's `out` windows (`onnx_end_pad`; the input is sliced where it must be)."""
+def onnx_window_pads(size: Ints, out: Ints, extent: Ints, stride: Ints, pad: Ints) -> list[int]:
+    """ONNX ``pads`` (begins + ends) for a window op over the last ``len(size)`` axes to give Caffe's
+    `out` windows with ONNX's floor rounding (`onnx_end_pad` per axis)."""
     ends = [onnx_end_pad(*args) for args in zip(size, out, extent, stride, pad, strict=True)]
-    if any(crop is not None for _, crop in ends):
-        n = len(size)
-        stops = [s if crop is None else crop for s, (_, crop) in zip(size, ends, strict=True)]
-        x = ctx.op("Slice", [x, ctx.ints([0] * n, "starts"), ctx.ints(stops, "ends"),
-                             ctx.ints(range(-n, 0), "axes")])
-    return x, [*(int(p) for p in pad), *(end for end, _ in ends)]
+    return [*(int(p) for p in pad), *ends]
 
 
 def avg_correction(size: Ints, out: Ints, kernel: Ints, stride: Ints, pad: Ints) -> np.ndarray | None:

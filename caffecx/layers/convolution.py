@@ -127,8 +127,8 @@ class Convolution(Layer):
             if self.transposed:
                 ctx.op("ConvTranspose", [x, *weights], top, pads=[*geo.pad, *geo.pad], **attrs)
                 continue
-            x, pads = onnx_window_pads(ctx, x, self.bottom_shapes[0][2:], self.top_shapes[0][2:], geo.extent,
-                                       geo.stride, geo.pad)
+            pads = onnx_window_pads(self.bottom_shapes[0][2:], self.top_shapes[0][2:], geo.extent, geo.stride,
+                                    geo.pad)
             ctx.op("Conv", [x, *weights], top, pads=pads, **attrs)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:

@@ -120,7 +120,7 @@ def pool_onnx(ctx: Any, x: str, method: str, geo: Geometry, size: Shape, out: Sh
     window clipped to the padded extent as Caffe does. A window over the whole input is a global pool."""
     if tuple(geo.kernel) == tuple(size) and not any(geo.pad) and tuple(out) == (1, 1):
         return ctx.op("GlobalMaxPool" if method == "MAX" else "GlobalAveragePool", [x], top)
-    x, pads = onnx_window_pads(ctx, x, size, out, geo.kernel, geo.stride, geo.pad)
+    pads = onnx_window_pads(size, out, geo.kernel, geo.stride, geo.pad)
     attrs = {"kernel_shape": list(geo.kernel), "strides": list(geo.stride)}
     if method == "MAX":
         return ctx.op("MaxPool", [x], top, pads=pads, **attrs)
