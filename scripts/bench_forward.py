@@ -1,4 +1,5 @@
-"""Benchmark: caffecx's NumPy forward pass against OpenCV's Caffe importer (cv2.dnn), same nets, same weights.
+"""Benchmark: caffecx's NumPy forward pass against OpenCV's Caffe importer (cv2.dnn) and onnxruntime on
+caffecx's own ONNX export (`caffecx export`), same nets, same weights.
 
 For each net of ../shared/corpus (ResNet-50 batch 1, GoogLeNet 10, SqueezeNet 1.1 10, AlexNet 10,
 MobileNet v1 and v2 1), weights come from `caffecx init` (Caffe's fillers, seeded); both peers load
@@ -118,6 +119,21 @@ def opencv_runner(proto: Path, model: Path):  # noqa: ANN201
     return run
 
 
+def ort_runner(proto: Path, model: Path):  # noqa: ANN201
+    """onnxruntime (CPU, 2 threads) on caffecx's export of the same prototxt + caffemodel."""
+    import onnxruntime as ort
+
+    from caffecx.export import export_onnx
+    from caffecx.graph import load_net
+
+    onnx_model = export_onnx(load_net(proto, weights=model))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    sess = ort.InferenceSession(onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    name, out = sess.get_inputs()[0].name, sess.get_outputs()[-1].name
+    return lambda x: sess.run([out], {name: x})[0]
+
+
 def time_pair(runners: dict, x: np.ndarray, runs: int) -> dict[str, float]:  # type: ignore[type-arg]
     times: dict[str, list[float]] = {k: [] for k in runners}
     for fn in runners.values():
@@ -196,19 +212,23 @@ def main() -> None:
             proto, model, batch = prepare(name, Path(tmp))
             shape, ours = caffecx_runner(proto, model)
             theirs = opencv_runner(proto, model)
+            onnx_rt = ort_runner(proto, model)
             x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
             a, b = ours(x), theirs(x).reshape(ours(x).shape)
             rel = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
-            ms = time_pair({"caffecx": ours, "opencv": theirs}, x, args.runs)
+            rel_ort = float(np.abs(a - onnx_rt(x).reshape(a.shape)).max() / max(np.abs(a).max(), 1e-30))
+            ms = time_pair({"caffecx": ours, "opencv": theirs, "ort": onnx_rt}, x, args.runs)
             row = {"net": name, "batch": batch, "caffecx_ms": ms["caffecx"], "opencv_ms": ms["opencv"],
-                   "ratio": ms["caffecx"] / ms["opencv"], "caffe_ms": CAFFE_MS.get(name), "max_rel_diff": rel}
+                   "ratio": ms["caffecx"] / ms["opencv"], "ort_ms": ms["ort"], "ratio_vs_ort": ms["caffecx"] / ms["ort"],
+                   "caffe_ms": CAFFE_MS.get(name), "max_rel_diff": rel, "ort_rel_diff": rel_ort}
             if not args.no_memory:
                 row.update(floor_mb=live_floor_bytes(proto, model) / 2**20,
                            executor_peak_mb=executor_peak(proto, model, shape) / 2**20)
                 row["peak_vs_floor"] = row["executor_peak_mb"] / row["floor_mb"]
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
-    cols = ["net", "batch", "caffecx_ms", "opencv_ms", "ratio", "caffe_ms", "max_rel_diff"]
+    cols = ["net", "batch", "caffecx_ms", "opencv_ms", "ratio", "ort_ms", "ratio_vs_ort", "caffe_ms", "max_rel_diff",
+            "ort_rel_diff"]
     if not args.no_memory:
         cols += ["floor_mb", "executor_peak_mb", "peak_vs_floor"]
     print(" | ".join(cols))
