@@ -138,9 +138,9 @@ def select_layers(plan: Plan, outputs: Sequence[str] | None = None,
     fed = {t for p in sources for t in p.node.tops} | set(cut)
     wanted = list(dict.fromkeys(outputs or _default_outputs(plan, sources, fed)))
     for name in wanted:
-        if name not in plan.blob_shapes:
-            raise CaffecxError(f"output '{name}' is not a blob of the net (or its shape is unknown)",
-                               path=plan.net.path)
+        if name not in plan.blob_shapes or name in fed:
+            why = "a graph input" if name in fed else "not a blob of the net (or its shape is unknown)"
+            raise CaffecxError(f"output '{name}' is {why}", path=plan.net.path)
     needed, chosen, source_ids = set(wanted), [], {id(p) for p in sources}
     for planned in reversed(plan.layers):
         if id(planned) in source_ids or not needed.intersection(planned.node.tops) or fed.intersection(planned.node.tops):
