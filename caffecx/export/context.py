@@ -8,8 +8,8 @@ output) or `OnnxContext.ops` (several), constants with `OnnxContext.const` / `On
 
 Conventions: float32 values (Caffe's ``Dtype``); opset ``>= 13`` semantics (Softmax on one axis, Split
 sizes and Reduce* axes as inputs where the opset takes them); ``dynamic_batch`` marks a graph whose
-first axis is symbolic, so a mapping never bakes the batch into a shape (`OnnxContext.reshape` copies
-the leading dims a reshape keeps with ONNX's ``0``).
+first axis is symbolic, so a mapping never bakes the batch into a shape (`caffecx.layers._common.onnx_reshape`
+copies the leading dims a reshape keeps with ONNX's ``0``).
 """
 
 from __future__ import annotations
@@ -96,18 +96,6 @@ class OnnxContext:
     # -- small idioms every mapping shares --------------------------------------------------------
     def identity(self, x: str, out: str) -> str:
         return self.op("Identity", [x], out)
-
-    def reshape(self, x: str, shape_in: Sequence[int], shape_out: Sequence[int], out: str | None = None) -> str:
-        """Reshape `x` from `shape_in` to `shape_out`; the leading dims both share are copied with ``0``
-        (so the batch stays free under ``dynamic_batch``); else a dynamic batch axis becomes ``-1``."""
-        target = [int(d) for d in shape_out]
-        same = 0
-        while same < min(len(shape_in), len(target)) and shape_in[same] == target[same]:
-            same += 1
-        target[:same] = [0] * same
-        if self.dynamic_batch and same == 0 and target and -1 not in target:
-            target[0] = -1
-        return self.op("Reshape", [x, self.ints(target)], out)
 
     def reduce(self, op_type: str, x: str, axes: Sequence[int], keepdims: bool = True,
                out: str | None = None) -> str:

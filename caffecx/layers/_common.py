@@ -104,3 +104,17 @@ def check_box_predictions(layer: Any, loc: Shape, conf: Shape, prior: Shape, n_c
                 f"Number of priors must match number of confidence predictions. ({n_priors} priors * "
                 f"{n_classes} classes vs. {legacy_dim(layer, conf, 1)})")
     return n_priors
+
+
+def onnx_reshape(ctx: Any, x: str, shape_in: Sequence[int], shape_out: Sequence[int], out: str | None = None) -> str:
+    """ONNX Reshape of `x` from `shape_in` to `shape_out` (``ctx`` an `OnnxContext`): the leading dims both
+    share are copied with ``0`` (the batch stays free under ``dynamic_batch``); else a dynamic batch axis
+    becomes ``-1``."""
+    target = [int(d) for d in shape_out]
+    same = 0
+    while same < min(len(shape_in), len(target)) and shape_in[same] == target[same]:
+        same += 1
+    target[:same] = [0] * same
+    if ctx.dynamic_batch and same == 0 and target and -1 not in target:
+        target[0] = -1
+    return ctx.op("Reshape", [x, ctx.ints(target)], out)

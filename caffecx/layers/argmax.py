@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from caffecx.layers._common import axis_index, check_blob_counts, field_set
+from caffecx.layers._common import axis_index, check_blob_counts, field_set, onnx_reshape
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, count, register
 
 
@@ -91,12 +91,12 @@ class ArgMax(Layer):
                                     axis=self.axis)
             ctx.identity(values, tops[0]) if p.out_max_val else ctx.op("Cast", [index], tops[0], to=1)
             return
-        flat = ctx.reshape(bottoms[0], bottom, (bottom[0], count(bottom, 1)))
+        flat = onnx_reshape(ctx, bottoms[0], bottom, (bottom[0], count(bottom, 1)))
         values, index = ctx.ops("TopK", [flat, k], [ctx.fresh("values"), ctx.fresh("indices")], axis=1)
         parts = [ctx.op("Cast", [index], to=1), *([values] if p.out_max_val else [])]
-        rows = [ctx.reshape(v, (bottom[0], int(p.top_k)), (bottom[0], 1, int(p.top_k))) for v in parts]
+        rows = [onnx_reshape(ctx, v, (bottom[0], int(p.top_k)), (bottom[0], 1, int(p.top_k))) for v in parts]
         both = rows[0] if len(rows) == 1 else ctx.op("Concat", rows, axis=1)
-        ctx.reshape(both, (bottom[0], len(rows), int(p.top_k)), top, tops[0])
+        onnx_reshape(ctx, both, (bottom[0], len(rows), int(p.top_k)), top, tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         p = self.lp.argmax_param

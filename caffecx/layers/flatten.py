@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from caffecx.layers._common import axis_index, check_blob_counts, not_in_place
+from caffecx.layers._common import axis_index, check_blob_counts, not_in_place, onnx_reshape
 from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
@@ -34,7 +34,7 @@ class Flatten(Layer):
         return [(*bottom[:start], math.prod(bottom[start:end + 1]), *bottom[end + 1:])]
 
     def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
-        ctx.reshape(bottoms[0], self.bottom_shapes[0], self.top_shapes[0], tops[0])
+        onnx_reshape(ctx, bottoms[0], self.bottom_shapes[0], self.top_shapes[0], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         return [bottoms[0].reshape(self.top_shapes[0])]

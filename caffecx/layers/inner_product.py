@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from caffecx.layers._affine import given_filler
+from caffecx.layers._common import onnx_reshape
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, ParamBlob, RunContext, Shape, Window, register
 
 
@@ -58,7 +59,7 @@ class InnerProduct(Layer):
         inputs = [x, ctx.const(blobs[0], "weight"), *(ctx.const(b, "bias") for b in blobs[1:])]
         y = ctx.op("Gemm", inputs, tops[0] if axis == 1 else None, transB=0 if p.transpose else 1)
         if axis != 1:
-            ctx.reshape(y, (m, n), top, tops[0])
+            onnx_reshape(ctx, y, (m, n), top, tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         p = self.lp.inner_product_param

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from caffecx.layers._common import check_blob_counts, legacy_dim
+from caffecx.layers._common import check_blob_counts, legacy_dim, onnx_reshape
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, count, register
 
 
@@ -42,7 +42,7 @@ class MVN(Layer):
 
     def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
         """Mean (and root-mean-square) over each sample (``across_channels``) or each channel's map."""
-        x = ctx.reshape(bottoms[0], self.bottom_shapes[0], self.top_shapes[0])
+        x = onnx_reshape(ctx, bottoms[0], self.bottom_shapes[0], self.top_shapes[0])
         axes = [1, 2, 3] if self.lp.mvn_param.across_channels else [2, 3]
         centred = ctx.op("Sub", [x, ctx.reduce("ReduceMean", x, axes)], None if self.lp.mvn_param.normalize_variance
                          else tops[0])

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from caffecx.layers._common import axis_index, check_blob_counts
+from caffecx.layers._common import axis_index, check_blob_counts, onnx_reshape
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, count, register
 from caffecx.layers.spatial import enum_name
 
@@ -59,7 +59,7 @@ class Reduction(Layer):
         if op not in ops:
             raise self.fail(f"Unknown reduction op: {op}")
         inner = count(bottom, self.axis)
-        flat = ctx.reshape(bottoms[0], bottom, (*bottom[: self.axis], inner))
+        flat = onnx_reshape(ctx, bottoms[0], bottom, (*bottom[: self.axis], inner))
         coeff = np.float32(p.coeff) / (np.float32(inner) if op == "MEAN" else np.float32(1))
         total = ctx.reduce(ops[op], flat, [self.axis], keepdims=False, out=tops[0] if coeff == 1 else None)
         if coeff != 1:

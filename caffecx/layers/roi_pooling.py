@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from caffecx.layers._common import onnx_reshape
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
 from caffecx.layers.spatial import require_4d
 
@@ -76,7 +77,7 @@ class ROIPooling(Layer):
     def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
         """ONNX MaxRoiPool (Caffe's ROIPooling: rounded scaled corners, max per bin, empty bins 0)."""
         rois = self.bottom_shapes[1]
-        boxes = bottoms[1] if len(rois) == 2 else ctx.reshape(bottoms[1], rois, (rois[0], 5))
+        boxes = bottoms[1] if len(rois) == 2 else onnx_reshape(ctx, bottoms[1], rois, (rois[0], 5))
         ctx.op("MaxRoiPool", [bottoms[0], boxes], tops[0], pooled_shape=list(self.pooled),
                spatial_scale=float(np.float32(self.spatial_scale)))
 

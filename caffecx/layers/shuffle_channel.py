@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from caffecx.layers._common import check_blob_counts, legacy_dim
+from caffecx.layers._common import check_blob_counts, legacy_dim, onnx_reshape
 from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
@@ -36,9 +36,9 @@ class ShuffleChannel(Layer):
     def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
         """Reshape to (N, group, C/group, H*W), swap the two channel axes, reshape back."""
         n, c, h, w = self.top_shapes[0]
-        grouped = ctx.reshape(bottoms[0], self.bottom_shapes[0], (n, self.group, c // self.group, h * w))
+        grouped = onnx_reshape(ctx, bottoms[0], self.bottom_shapes[0], (n, self.group, c // self.group, h * w))
         swapped = ctx.op("Transpose", [grouped], perm=[0, 2, 1, 3])
-        ctx.reshape(swapped, (n, c // self.group, self.group, h * w), self.top_shapes[0], tops[0])
+        onnx_reshape(ctx, swapped, (n, c // self.group, self.group, h * w), self.top_shapes[0], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         n, c = self.top_shapes[0][:2]

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from caffecx.layers._common import onnx_reshape
 from caffecx.layers.base import GLOBAL, Context, Counts, Layer, RunContext, Shape, Window, register
 from caffecx.layers.pooling import pool2d, pool_onnx, pooling_flops, stochastic_refusal
 from caffecx.layers.spatial import Geometry, enum_name, pool_out_hw, require_4d
@@ -86,7 +87,7 @@ class SPP(Layer):
             geo, out = self.parsed[0]
             pool_onnx(ctx, bottoms[0], self.method(), geo, bottom[2:], out, tops[0])
             return
-        flat = [ctx.reshape(pool_onnx(ctx, bottoms[0], self.method(), geo, bottom[2:], out),
+        flat = [onnx_reshape(ctx, pool_onnx(ctx, bottoms[0], self.method(), geo, bottom[2:], out),
                             (*bottom[:2], *out), (bottom[0], bottom[1] * out[0] * out[1]))
                 for geo, out in self.parsed]
         ctx.op("Concat", flat, tops[0], axis=1)
