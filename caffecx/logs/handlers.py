@@ -160,30 +160,36 @@ def time_line(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> 
 # ------------------------------------------------------------------------------------------ set-up
 def top_shape(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     m = W.TOP_SHAPE.fullmatch(msg.rstrip())
-    if not m:
-        return False
-    b = p.builders.get(thread_of(head))
+    if m:
+        add_top_shape(p, thread_of(head), p.line_at(chunk, pos), *m.groups())
+    return m is not None
+
+
+def add_top_shape(p: LogParser, thread: bytes | None, line: int, dims: bytes, count: bytes | None) -> None:
+    b = p.builders.get(thread)
     if b is not None and b.layer is not None:
-        rec, line = b.layer, p.line_at(chunk, pos)
-        shape = [int(x) for x in m.group(1).split()]
+        rec = b.layer
+        shape = [int(x) for x in dims.split()]
         rec.top_shapes.append(shape)
-        rec.top_counts.append(None if m.group(2) is None else int(m.group(2)))
+        rec.top_counts.append(None if count is None else int(count))
         rec.loss_weights.append(0.0)
         rec.top_shape_lines.append(line)
-        rec.legacy_shapes |= m.group(2) is None and bool(shape)
+        rec.legacy_shapes |= count is None and bool(shape)
         p.event("top_shape", line, net=b.net.index, layer=rec.name, shape=shape, count=rec.top_counts[-1])
-    return True
 
 
 def memory(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     m = W.MEMORY.match(msg)
-    if not m:
-        return False
-    b = p.builders.get(thread_of(head))
+    if m:
+        set_memory(p, thread_of(head), p.line_at(chunk, pos), m.group(1))
+    return m is not None
+
+
+def set_memory(p: LogParser, thread: bytes | None, line: int, nbytes: bytes) -> None:
+    b = p.builders.get(thread)
     if b is not None and b.layer is not None:
-        b.layer.memory_bytes, b.layer.memory_line = int(m.group(1)), p.line_at(chunk, pos)
-        p.event("memory", b.layer.memory_line, net=b.net.index, layer=b.layer.name, bytes=b.layer.memory_bytes)
-    return True
+        b.layer.memory_bytes, b.layer.memory_line = int(nbytes), line
+        p.event("memory", line, net=b.net.index, layer=b.layer.name, bytes=b.layer.memory_bytes)
 
 
 def creating(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
@@ -249,30 +255,54 @@ def layer_of(p: LogParser, thread: bytes | None, name: bytes) -> tuple[NetLog, L
     return None if rec is None or b is None else (b.net, rec)
 
 
-def bottom(p: LogParser, thread: bytes | None, m: Any) -> None:
-    found = layer_of(p, thread, m.group(1))
+def bottom(p: LogParser, thread: bytes | None, layer: bytes, blob: bytes) -> None:
+    found = layer_of(p, thread, layer)
     if found is not None:
-        found[1].bottoms.append(text(m.group(2)) or "")
+        found[1].bottoms.append(text(blob) or "")
         p.event("bottom", None, net=found[0].index, layer=found[1].name, blob=found[1].bottoms[-1])
 
 
-def top(p: LogParser, thread: bytes | None, m: Any) -> None:
-    found = layer_of(p, thread, m.group(1))
+def top(p: LogParser, thread: bytes | None, layer: bytes, blob: bytes, in_place: bytes | None) -> None:
+    found = layer_of(p, thread, layer)
     if found is not None:
-        found[1].tops.append(text(m.group(2)) or "")
-        found[1].in_place.append(m.group(3) is not None)
+        found[1].tops.append(text(blob) or "")
+        found[1].in_place.append(in_place is not None)
         p.event("top", None, net=found[0].index, layer=found[1].name, blob=found[1].tops[-1],
                 in_place=found[1].in_place[-1])
 
 
-def backward(p: LogParser, thread: bytes | None, m: Any) -> None:
-    found = layer_of(p, thread, m.group(1))
+def backward(p: LogParser, thread: bytes | None, layer: bytes, needs: bytes) -> None:
+    found = layer_of(p, thread, layer)
     if found is not None:
-        found[1].needs_backward = m.group(2) == b"needs"
+        found[1].needs_backward = needs == b"needs"
         p.event("backward", None, net=found[0].index, layer=found[1].name, needs=found[1].needs_backward)
 
 
 SETUP_BY_NAME = ((W.BOTTOM, bottom), (W.TOP, top), (W.NEEDS_BACKWARD, backward))
+_NAME_LED = {"bottom": bottom, "top": top, "backward": backward}
+
+
+def setup_line(p: LogParser, m: Any, line: int) -> bool:
+    """One line of a run of `wordings.SETUP_LINE` (the scanner's bulk reading of a net's set-up), to
+    the same effect as its dispatch. False (nothing done) for a line led by a layer name whose first
+    bytes choose a handler in `HANDLERS`: that one goes through the dispatch."""
+    kind = m.lastgroup
+    at = W.SETUP_LINE.groupindex[kind]
+    if kind in _NAME_LED:
+        start = m.start(at)
+        if m.string[start:start + 4] in HANDLERS:
+            return False
+        _NAME_LED[kind](p, thread_of(m.group(1)), *m.group(*range(at + 1, at + 1 + _SETUP_GROUPS[kind])))
+    elif kind == "top_shape":
+        add_top_shape(p, thread_of(m.group(1)), line, m.group(at + 1), m.group(at + 2))
+    elif kind == "memory":
+        set_memory(p, thread_of(m.group(1)), line, m.group(at + 1))
+    elif kind == "layer":
+        create_layer(p, thread_of(m.group(1)), text(m.group(at + 1).strip()) or "", line)
+    return True
+
+
+_SETUP_GROUPS = {"bottom": 2, "top": 3, "backward": 2}
 
 
 def initializing(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:

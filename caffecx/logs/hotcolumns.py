@@ -4,9 +4,14 @@
 row, rows, run index, train row before its first lr/loss line, train row after it, position of that
 line, line number of the first row, train rows before it). An output line belongs to the last loss
 line before it in its run of rows, or else to the train row the parser was on.
+
+Each row is one wording (its groups are set, the others' are ``b""``), so one pass over the rows
+sorts them by kind; then each kind's rows are picked out and only the columns it has are read.
 """
 
 from __future__ import annotations
+
+from operator import itemgetter
 
 import numpy as np
 
@@ -14,61 +19,68 @@ from caffecx.logs import glog
 from caffecx.logs.values import parse_floats, parse_ints
 
 Part = dict[str, np.ndarray]
+Row = tuple[bytes, ...]
+LR, LOSS, OUTPUT = 0, 1, 2  # the row's wording: groups 1-2, 3-7 or 8-12 of HOT_LINE's message
 
 
-def hot_columns(rows: list[tuple[bytes, ...]], runs: list[tuple[int, ...]], output_names: dict[bytes, int]
+def hot_columns(rows: list[Row], runs: list[tuple[int, ...]], output_names: dict[bytes, int]
                 ) -> tuple[Part, Part, Part, int]:
     """(loss lines, lr lines, output lines, orphan outputs) of a chunk."""
-    cols = list(zip(*rows, strict=True))
+    kind = np.frombuffer(bytes([OUTPUT if r[8] else LOSS if r[3] else LR for r in rows]), dtype=np.uint8)
     meta = np.array(runs, dtype=np.int64).reshape(-1, 8)
     start, count, run, row_before, row_after, first, first_line, rows_before = meta.T
     group = np.repeat(np.arange(len(meta)), count)
     position = np.arange(len(rows)) - start[group]
-    is_loss = np.fromiter(map(bool, cols[3]), bool, count=len(rows))
+    is_loss = kind == LOSS
     losses_so_far = np.cumsum(is_loss)
     losses_at_start = (losses_so_far - is_loss)[start]
-    loss, lr = loss_part(cols, is_loss, group, position, run, first_line, rows_before,
-                         losses_so_far - 1 - losses_at_start[group]), lr_part(cols, group, run)
-    outputs = np.flatnonzero(np.fromiter(map(bool, cols[8]), bool, count=len(rows)))
+    at = np.flatnonzero(is_loss)
+    g = group[at]
+    loss = loss_part(pick(rows, at), run[g], rows_before[g] + losses_so_far[at] - 1 - losses_at_start[g],
+                     first_line[g] + position[at])
+    at = np.flatnonzero(kind == LR)
+    lr = lr_part(pick(rows, at), run[group[at]])
+    outputs = np.flatnonzero(kind == OUTPUT)
     g = group[outputs]
     seen = losses_so_far[outputs] - losses_at_start[g]
     before_first = position[outputs] < first[g]
     owner = np.where(seen > 0, rows_before[g] + seen - 1, np.where(before_first, row_before[g], row_after[g]))
     keep = owner >= 0
-    return loss, lr, output_part(cols, outputs[keep], owner[keep], output_names), int((~keep).sum())
+    return loss, lr, output_part(pick(rows, outputs[keep]), owner[keep], output_names), int((~keep).sum())
 
 
-def pick(col: tuple[bytes, ...], at: np.ndarray) -> list[bytes]:
-    return [col[i] for i in at.tolist()]
+def pick(rows: list[Row], at: np.ndarray) -> list[Row]:
+    if len(at) < 2:
+        return [rows[i] for i in at.tolist()]
+    return list(itemgetter(*at.tolist())(rows))
 
 
-def loss_part(cols: list[tuple[bytes, ...]], is_loss: np.ndarray, group: np.ndarray, position: np.ndarray,
-              run: np.ndarray, first_line: np.ndarray, rows_before: np.ndarray, index_in_run: np.ndarray) -> Part:
-    at = np.flatnonzero(is_loss)
-    g = group[at]
-    date, tod = glog.head_stamps(pick(cols[0], at))
-    part = {"row": rows_before[g] + index_in_run[at], "run": run[g], "iteration": parse_ints(pick(cols[3], at)),
-            "interval_iters": parse_ints(pick(cols[6], at)), "date": date, "tod": tod,
-            "line": first_line[g] + position[at], "lr": np.full(len(at), np.nan),
-            "lr_missing": np.ones(len(at), dtype=bool)}
-    for key, col in (("loss", 7), ("iters_per_s", 4), ("s_per_interval", 5)):
-        part[key], part[key + "_missing"] = parse_floats(pick(cols[col], at))
+def column(rows: list[Row], group: int) -> list[bytes]:
+    return [r[group] for r in rows]
+
+
+def loss_part(rows: list[Row], run: np.ndarray, row: np.ndarray, line: np.ndarray) -> Part:
+    date, tod = glog.head_stamps(column(rows, 0))
+    n = len(rows)
+    part = {"row": row, "run": run, "iteration": parse_ints(column(rows, 3)),
+            "interval_iters": parse_ints(column(rows, 6)), "date": date, "tod": tod,
+            "line": line, "lr": np.full(n, np.nan), "lr_missing": np.ones(n, dtype=bool)}
+    for key, group in (("loss", 7), ("iters_per_s", 4), ("s_per_interval", 5)):
+        part[key], part[key + "_missing"] = parse_floats(column(rows, group))
     return part
 
 
-def lr_part(cols: list[tuple[bytes, ...]], group: np.ndarray, run: np.ndarray) -> Part:
-    at = np.flatnonzero(np.fromiter(map(bool, cols[1]), bool, count=len(cols[1])))
-    lr, missing = parse_floats(pick(cols[2], at))
-    return {"run": run[group[at]], "iteration": parse_ints(pick(cols[1], at)), "lr": lr, "lr_missing": missing}
+def lr_part(rows: list[Row], run: np.ndarray) -> Part:
+    lr, missing = parse_floats(column(rows, 2))
+    return {"run": run, "iteration": parse_ints(column(rows, 1)), "lr": lr, "lr_missing": missing}
 
 
-def output_part(cols: list[tuple[bytes, ...]], at: np.ndarray, owner: np.ndarray, output_names: dict[bytes, int]
-                ) -> Part:
-    names = pick(cols[9], at)
+def output_part(rows: list[Row], owner: np.ndarray, output_names: dict[bytes, int]) -> Part:
+    names = column(rows, 9)
     for name in set(names):
         output_names.setdefault(name, len(output_names))
-    part = {"row": owner, "index": parse_ints(pick(cols[8], at)),
+    part = {"row": owner, "index": parse_ints(column(rows, 8)),
             "name": np.fromiter(map(output_names.__getitem__, names), np.int64, count=len(names))}
-    for key, col in (("value", 10), ("loss_weight", 11), ("weighted", 12)):
-        part[key], part[key + "_missing"] = parse_floats(pick(cols[col], at))
+    for key, group in (("value", 10), ("loss_weight", 11), ("weighted", 12)):
+        part[key], part[key + "_missing"] = parse_floats(column(rows, group))
     return part

@@ -18,7 +18,7 @@ import numpy as np
 
 from caffecx.logs import glog
 from caffecx.logs import wordings as W
-from caffecx.logs.handlers import HANDLERS, SETUP_BY_NAME, NetBuilder, test_result, time_line
+from caffecx.logs.handlers import HANDLERS, SETUP_BY_NAME, NetBuilder, setup_line, test_result, time_line
 from caffecx.logs.hotcolumns import hot_columns
 from caffecx.logs.records import Event, LogMessage, NetLog, RunLog, echo_name, echo_phase
 from caffecx.logs.values import text, thread_of, to_float
@@ -130,16 +130,7 @@ class LogParser:
             if self.every_line:
                 self.read_lines(chunk, 1, len(chunk))
             else:
-                start = 1
-                for m in W.RARE_LINE.finditer(chunk, 1):
-                    ls = chunk.rfind(b"\n", 0, m.start()) + 1
-                    if ls < start:
-                        continue  # a second match in a line already read
-                    if ls > start:
-                        self.read_hot_run(chunk, start, ls)
-                    start = self.read_line(chunk, m.start())
-                if start < len(chunk):
-                    self.read_hot_run(chunk, start, len(chunk))
+                self.read_runs(chunk)
             blk = self.block
             if blk is not None:
                 blk.parts.append(chunk[blk.start:])
@@ -149,6 +140,43 @@ class LogParser:
         finally:
             if was:
                 gc.enable()
+
+    def read_runs(self, chunk: bytes) -> None:
+        """The chunk as runs of hot lines (read in bulk) between rare lines (runs of set-up lines
+        in bulk too, the others one by one)."""
+        signals = [m.start() for m in W.SIGNAL.finditer(chunk)]
+        start, end = 1, len(chunk)
+        while start < end:
+            m = W.RARE_MESSAGE.search(chunk, start)
+            pos = end if m is None else m.start()
+            while signals and signals[0] < start:
+                signals.pop(0)
+            if signals and signals[0] < pos:
+                pos = signals[0]
+            if pos == end:
+                break
+            ls = chunk.rfind(b"\n", 0, pos) + 1
+            if ls > start:
+                self.read_hot_run(chunk, start, ls)
+            start = self.read_setup_run(chunk, ls) if self.block is None else ls
+            if start == ls:
+                start = self.read_line(chunk, pos)
+        if start < end:
+            self.read_hot_run(chunk, start, end)
+
+    def read_setup_run(self, chunk: bytes, start: int) -> int:
+        """The set-up lines (`wordings.SETUP_LINE`) from the line at ``start`` on; returns where the
+        first other line starts (``start`` when there is none)."""
+        m = W.SETUP_LINE.match(chunk, start - 1)
+        if m is None:
+            return start
+        line = self.line_at(chunk, start)
+        while m is not None and setup_line(self, m, line):
+            self.glog_lines += 1
+            line += 1
+            start = m.end() + 1
+            m = W.SETUP_LINE.match(chunk, start - 1)
+        return start
 
     def line_at(self, chunk: bytes, pos: int) -> int:
         """1-based line number of the line holding ``pos`` (positions never go back within a chunk)."""
@@ -252,7 +280,7 @@ class LogParser:
         for pattern, handler in SETUP_BY_NAME:
             m = pattern.fullmatch(msg)
             if m:
-                handler(self, thread_of(head), m)
+                handler(self, thread_of(head), *m.groups())
                 return
         prefix = glog.parse_head(head)
         if prefix is None:

@@ -25,13 +25,14 @@ _HOT = (
 HOT_MESSAGE = re.compile(_HOT)
 #: a whole hot line after a newline: group 1 is the glog prefix (for the timestamp), then HOT_MESSAGE's
 HOT_LINE = re.compile(rb"\n([^\]\n]*)\] (?:" + _HOT + rb")")
-#: where a line is not a hot one: its ``] `` is followed by something else, or glog's signal handler
-#: speaks (``*** Aborted at``, ``*** SIGTERM``, ``*** Check failure stack trace``)
-RARE_LINE = re.compile(
-    rb"\] (?!Iteration \d{1,18}(?:, l| \(.{0,80}?\), loss = )|(?: {4}[ \t\r\x0b\x0c]*)?Train net output #)"
-    rb"|\*\*\* (?:Aborted at|SIG[A-Z]+ |Check failure stack trace)")
+#: where a line is not a hot one: its ``] `` is followed by something else (searched apart from
+#: `SIGNAL`: a pattern that starts with one literal is found by a fast scan, an alternation is not)
+RARE_MESSAGE = re.compile(
+    rb"\] (?!Iteration \d{1,18}(?:, l| \(.{0,80}?\), loss = )|(?: {4}[ \t\r\x0b\x0c]*)?Train net output #)")
+#: glog's failure signal handler speaks (``*** Aborted at``, ``*** SIGTERM``, ``*** Check failure stack trace``)
+SIGNAL = re.compile(rb"\*\*\* (?:Aborted at|SIG[A-Z]+ |Check failure stack trace)")
 #: any line with a message, or glog's signal handler (the line-by-line reading)
-ANY_LINE = re.compile(rb"\] |\*\*\* (?:Aborted at|SIG[A-Z]+ |Check failure stack trace)")
+ANY_LINE = re.compile(rb"\] |" + SIGNAL.pattern)
 #: a display line, where a big file may be cut for parallel parsing
 DISPLAY_LINE = re.compile(rb"\] Iteration \d{1,18}(?: \([^)\n]*\))?, loss = ")
 
@@ -76,6 +77,22 @@ LOSS_WEIGHT = b"with loss weight "
 MEMORY = re.compile(rb"Memory required for data: (\d{1,20})")
 NET_PRODUCES = b"This network produces output "
 NET_DONE = b"Network initialization done"
+
+#: the set-up lines a net's layers are read from, as whole lines (a glog prefix, ``] ``, then one of
+#: the wordings above to the end of the line): a run of them is read by one ``match`` per line. Each
+#: wording is a named group (``m.lastgroup`` says which); its own groups follow it in order.
+_SETUP_WORDINGS = (
+    ("layer", re.escape(CREATING_LAYER) + rb"(.*)"),
+    ("nothing_read", rb"(?:" + re.escape(SETTING_UP) + rb"|" + re.escape(CREATING_LAYER_FACTORY) + rb").*"),
+    ("bottom", BOTTOM.pattern + rb"\r*"),
+    ("top", TOP.pattern + rb"\r*"),
+    ("backward", NEEDS_BACKWARD.pattern + rb"\r*"),
+    ("top_shape", TOP_SHAPE.pattern + rb"[ \t\r\x0b\x0c]*"),
+    ("memory", MEMORY.pattern + rb".*"),
+)
+SETUP_LINE = re.compile(rb"\n([^\]\n]*)\] (?:"
+                        + rb"|".join(rb"(?P<%s>%s)" % (name.encode(), wording) for name, wording in _SETUP_WORDINGS)
+                        + rb")(?=\n)")
 
 # ---- caffe.cpp: ``caffe test`` and ``caffe time`` ------------------------------------------------
 TEST_BATCH = re.compile(rb"Batch (\d{1,18}), (.+?) = (" + NUMBER + rb")")
