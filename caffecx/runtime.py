@@ -16,11 +16,13 @@ Conventions (stated once):
   (``Python`` is never imported: a prototxt must not make caffecx run code), and parameter choices
   Caffe cannot run on the CPU (STOCHASTIC pooling).
 * NaN and Inf propagate as in Caffe (nothing is checked or replaced).
-* Folding (``fold=True``, the default): an in-place chain of per-channel affine layers right after a
+* Folding (``fold=True``, the default): a chain of per-channel affine layers right after a
   convolution (inference BatchNorm, Scale, Bias — ``conv → bn → scale`` in ResNets and MobileNets) is
-  folded into the convolution's weights once, when the executor is built; those layers are then
-  skipped. The chain's blob is the same name throughout, so its final value — the only one Caffe
-  leaves — is unchanged (up to float rounding: the folded weights are computed in float64).
+  folded into the convolution's weights once, when the executor is built; those layers then pass
+  their bottom on. In place, the chain's blob keeps one name, so its final value — the only one Caffe
+  leaves — is unchanged (up to float rounding: the folded weights are computed in float64). A
+  BatchNorm writing a new top folds only when nothing else reads its bottom; that bottom then has no
+  value of its own, and a pass that keeps it runs an unfolded executor instead (built on first use).
 * In-place layers may overwrite their bottom's array when no other live blob holds that memory
   (``RunContext.overwrite_bottom``); inputs fed by the caller and weights are never written.
 """
@@ -63,6 +65,9 @@ class Executor:
     last_use: dict[str, int] = field(default_factory=dict)
     #: Layers folded into the convolution before them (skipped by the forward).
     folded: set[int] = field(default_factory=set)
+    #: Blobs a fold left without a value of their own (kept only by the unfolded executor).
+    hidden: set[str] = field(default_factory=set)
+    _unfolded: Executor | None = None
 
     @property
     def net(self) -> Net:
@@ -93,6 +98,10 @@ class Executor:
         if missing:
             raise CaffecxError(f"input {', '.join(missing)} not given", path=self.plan.net.path)
         kept = self._kept(keep)
+        if kept & self.hidden:  # a blob the folds removed is asked for: run the net as written
+            if self._unfolded is None:
+                self._unfolded = build_executor(self.plan, dtype=self.dtype, seed=self.seed, fold=False)
+            return self._unfolded.forward(inputs, keep=keep, timings=timings)
         run = RunContext(phase=self.plan.net.phase, dtype=self.dtype, rng=np.random.default_rng(self.seed),
                          inputs=feeds, base_dirs=list(self.plan.context.base_dirs))
         live: dict[str, np.ndarray] = {}
@@ -103,12 +112,13 @@ class Executor:
     def _pass(self, live: dict[str, np.ndarray], kept: set[str], run: RunContext,
               timings: list[LayerTiming] | None) -> None:
         for index, planned in enumerate(self.plan.layers):
-            if index in self.folded:
-                continue
             start = time.perf_counter()
             bottoms = [live[b] for b in planned.node.bottoms]
-            run.overwrite_bottom = _may_overwrite(planned, bottoms, live)
-            tops = self._run_layer(planned, bottoms, index, run)
+            if index in self.folded:  # its work was folded into the producer: the value passes on
+                tops = bottoms
+            else:
+                run.overwrite_bottom = _may_overwrite(planned, bottoms, live)
+                tops = self._run_layer(planned, bottoms, index, run)
             for name, array in zip(planned.node.tops, tops, strict=True):
                 live[name] = array
             for name in set(planned.node.bottoms) | set(planned.node.tops):
@@ -196,28 +206,41 @@ def _may_overwrite(planned: PlannedLayer, bottoms: list[np.ndarray], live: dict[
                    for key, other in live.items() if key != name)
 
 
-def _fold_affine_chains(plan: Plan, weights: list[list[np.ndarray]]) -> set[int]:
-    """Fold every in-place per-channel affine chain into the convolution that makes its blob (see the
-    module docstring); returns the indices of the folded layers."""
+def _fold_affine_chains(plan: Plan, weights: list[list[np.ndarray]]) -> tuple[set[int], set[str]]:
+    """Fold every chain of per-channel affine layers into the convolution that makes its blob (see the
+    module docstring). Returns the folded layers' indices and the blobs that no longer exist (a
+    non-in-place BatchNorm's bottom, read by nothing else: its value is never computed)."""
     folded: set[int] = set()
+    hidden: set[str] = set()
     layers = plan.layers
+    readers: dict[str, list[int]] = {}
+    for j, planned in enumerate(layers):
+        for b in planned.node.bottoms:
+            readers.setdefault(b, []).append(j)
+    outputs = set(plan.net.outputs)
     for i, producer in enumerate(layers):
         tops = producer.node.tops
         if producer.impl is None or len(tops) != 1 or tops[0] in producer.node.bottoms:
             continue
-        k = i + 1
+        blob, k = tops[0], i
         while True:
-            k = next((j for j in range(k, len(layers)) if tops[0] in layers[j].node.bottoms), len(layers))
-            if k == len(layers) or layers[k].node.bottoms != tops or layers[k].node.tops != tops:
+            k = next((j for j in readers.get(blob, []) if j > k), -1)
+            step = layers[k] if k >= 0 else None
+            if step is None or step.impl is None or step.node.bottoms != [blob] or len(step.node.tops) != 1:
                 break
-            affine = layers[k].impl.channel_affine(weights[k]) if layers[k].impl is not None else None
+            renames = step.node.tops[0] != blob
+            if renames and (len(readers[blob]) != 1 or blob in outputs):
+                break
+            affine = step.impl.channel_affine(weights[k])
             merged = producer.impl.absorb_channel_affine(weights[i], *affine) if affine else None
             if merged is None:
                 break
             weights[i] = merged
             folded.add(k)
-            k += 1
-    return folded
+            if renames:
+                hidden.add(blob)
+                blob = step.node.tops[0]
+    return folded, hidden
 
 
 def _shape(shape: Iterable[int]) -> str:
@@ -273,12 +296,12 @@ def build_executor(plan: Plan, *, dtype: Any = np.float32, seed: int = 0, fold: 
 
         filled = init_weights(plan, seed)
     weights = [_layer_weights(p, filled, dtype, path) for p in plan.layers]
-    folded = _fold_affine_chains(plan, weights) if fold else set()
+    folded, hidden = _fold_affine_chains(plan, weights) if fold else (set(), set())
     last_use: dict[str, int] = {}
     for index, planned in enumerate(plan.layers):
         for name in (*planned.node.bottoms, *planned.node.tops):
             last_use[name] = index
-    return Executor(plan, dtype, seed, weights, last_use, folded)
+    return Executor(plan, dtype, seed, weights, last_use, folded, hidden)
 
 
 def executor_for(

@@ -226,3 +226,24 @@ def test_caffe_test_iterations_reproduce_the_logs_test_outputs(capsys: pytest.Ca
                  str(LENET / "lenet_iter_1000.caffemodel"), "--iterations", "10"]) == 0
     assert capsys.readouterr().out.splitlines() == last == [
         "accuracy = 0.994", "loss = 0.0214552 (* 1 = 0.0214552 loss)"]
+
+
+def test_a_batchnorm_with_a_new_top_folds_and_its_bottom_is_computed_when_kept() -> None:
+    text = """name: "m" layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 6 dim: 6 } } }
+    layer { name: "conv" type: "Convolution" bottom: "x" top: "conv"
+            convolution_param { num_output: 4 kernel_size: 3 bias_term: false weight_filler { type: "gaussian" std: 0.5 } } }
+    layer { name: "bn" type: "BatchNorm" bottom: "conv" top: "conv/bn" }
+    layer { name: "sc" type: "Scale" bottom: "conv/bn" top: "conv/bn"
+            scale_param { bias_term: true filler { type: "uniform" min: 0.5 max: 2 } bias_filler { type: "uniform" } } }
+    layer { name: "relu" type: "ReLU" bottom: "conv/bn" top: "conv/bn" }"""
+    net = load_net(text)
+    plan_weights = {"bn": [np.array([0.5, -1, 2, 0], np.float32), np.array([1, 4, 0.25, 9], np.float32),
+                           np.array([0.5], np.float32)]}
+    net.layer("bn").blobs = plan_weights["bn"]
+    folded, plain = executor_for(net), executor_for(net, fold=False)
+    assert {folded.plan.layers[i].name for i in folded.folded} == {"bn", "sc"} and folded.hidden == {"conv"}
+    x = np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    a, b = folded.forward({"x": x}), plain.forward({"x": x})
+    assert compare_blob("conv/bn", a["conv/bn"], b["conv/bn"], 1e-5).ok
+    every = folded.forward({"x": x}, keep="all")  # the folded-away blob asked for: the net as written
+    assert set(every) == {"x", "conv", "conv/bn"} and np.array_equal(every["conv"], plain.forward({"x": x}, keep="all")["conv"])
