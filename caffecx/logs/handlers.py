@@ -6,6 +6,7 @@ whether the line was its wording; one that was not goes on to `LogParser.other_m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -287,14 +288,14 @@ def setup_line(p: LogParser, m: Any, line: int) -> bool:
     the same effect as its dispatch. False (nothing done) for a line led by a layer name whose first
     bytes choose a handler in `HANDLERS`: that one goes through the dispatch."""
     kind = m.lastgroup
-    at = W.SETUP_LINE.groupindex[kind]
+    at, groups = _SETUP_GROUPS[kind]
     if kind in _NAME_LED:
         start = m.start(at)
         if m.string[start:start + 4] in HANDLERS:
             return False
-        _NAME_LED[kind](p, thread_of(m.group(1)), *m.group(*range(at + 1, at + 1 + _SETUP_GROUPS[kind])))
+        _NAME_LED[kind](p, thread_of(m.group(1)), *m.group(*groups))
     elif kind == "top_shape":
-        add_top_shape(p, thread_of(m.group(1)), line, m.group(at + 1), m.group(at + 2))
+        add_top_shape(p, thread_of(m.group(1)), line, *m.group(*groups))
     elif kind == "memory":
         set_memory(p, thread_of(m.group(1)), line, m.group(at + 1))
     elif kind == "layer":
@@ -302,7 +303,9 @@ def setup_line(p: LogParser, m: Any, line: int) -> bool:
     return True
 
 
-_SETUP_GROUPS = {"bottom": 2, "top": 3, "backward": 2}
+#: per wording of SETUP_LINE: its group, and the groups inside it
+_SETUP_GROUPS = {kind: (at, tuple(range(at + 1, at + 1 + n)))
+                 for kind, at, n in ((k, W.SETUP_LINE.groupindex[k], re.compile(w).groups) for k, w in W.SETUP_WORDINGS)}
 
 
 def initializing(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:

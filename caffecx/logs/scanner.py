@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from caffecx.logs.tables import CaffeLog
 
 MAX_LINE = 1 << 20  # a "line" longer than this without a newline is cut (garbage input)
-HotRow = tuple[bytes, ...]  # (prefix, HOT_MESSAGE's 12 groups); b"" for a group that did not match
+HotRow = tuple[bytes, ...]  # HOT_MESSAGE's 12 groups; b"" for a group that did not match
 
 
 class OpenBlock:
@@ -80,6 +80,7 @@ class LogParser:
         self.reading_times = False  # after ``caffe time``'s ``Average time per layer:``
         self.hot_rows: list[HotRow] = []
         self.hot_runs: list[tuple[int, ...]] = []  # per run of hot rows: see _apply_hot_rows
+        self.hot_heads: dict[int, bytes] = {}  # glog prefix of a loss row read on its own, by row index
         self.loss_parts: list[dict[str, np.ndarray]] = []
         self.lr_parts: list[dict[str, np.ndarray]] = []
         self.output_parts: list[dict[str, np.ndarray]] = []
@@ -135,7 +136,7 @@ class LogParser:
             if blk is not None:
                 blk.parts.append(chunk[blk.start:])
                 blk.start = 1
-            self.flush()
+            self.flush(chunk)
             self.lines += chunk.count(b"\n") - 1
         finally:
             if was:
@@ -188,7 +189,7 @@ class LogParser:
     # ------------------------------------------------------------------ hot runs
     def read_hot_run(self, chunk: bytes, start: int, end: int) -> None:
         """Lines ``chunk[start:end]`` with no rare line: in bulk when each is one hot line."""
-        rows = W.HOT_LINE.findall(chunk, start - 1, end)
+        rows = W.HOT_LINE.findall(chunk, start, end)
         lines = chunk.count(b"\n", start, end)
         if self.block is not None or len(rows) != lines or chunk.count(b"] ", start, end) != lines:
             self.read_lines(chunk, start, end)
@@ -199,7 +200,7 @@ class LogParser:
     def apply_hot_rows(self, rows: list[HotRow], first_line: int) -> None:
         """Move the state over consecutive hot rows: their first lr/loss line continues the run (or
         starts one when it ended), a loss line is a new train row, an output belongs to the last one."""
-        lr_its, loss_its = [r[1] for r in rows], [r[3] for r in rows]
+        lr_its, loss_its = [r[0] for r in rows], [r[2] for r in rows]
         losses = len(rows) - loss_its.count(b"")
         trains = losses or len(rows) - lr_its.count(b"")
         row_before = self.row if self.run is not None and not self.ended else -1
@@ -219,21 +220,23 @@ class LogParser:
 
     def hot_message(self, chunk: bytes, pos: int, head: bytes, m: Any) -> None:
         """One hot message read line by line (and its event)."""
-        row = (head, *m.groups(b""))
+        row = m.groups(b"")
         line = self.line_at(chunk, pos)
         orphan = self.row < 0 or self.run is None or self.ended
+        if row[2]:
+            self.hot_heads[len(self.hot_rows)] = head
         self.apply_hot_rows([row], line)
         if self.emit is None:
             return
-        if row[3]:
-            self.event("train", line, iteration=int(row[3]), loss=to_float(row[7]), iters_per_s=to_float(row[4]),
-                       s_per_interval=to_float(row[5]), interval_iters=int(row[6]) if row[6] else None)
-        elif row[1]:
-            self.event("lr", None, iteration=int(row[1]), lr=to_float(row[2]))
+        if row[2]:
+            self.event("train", line, iteration=int(row[2]), loss=to_float(row[6]), iters_per_s=to_float(row[3]),
+                       s_per_interval=to_float(row[4]), interval_iters=int(row[5]) if row[5] else None)
+        elif row[0]:
+            self.event("lr", None, iteration=int(row[0]), lr=to_float(row[1]))
         elif not orphan:
-            self.event("train_output", None, index=int(row[8]), name=text(row[9]), value=to_float(row[10]),
-                       loss_weight=to_float(row[11]) if row[11] else None,
-                       weighted=to_float(row[12]) if row[12] else None)
+            self.event("train_output", None, index=int(row[7]), name=text(row[8]), value=to_float(row[9]),
+                       loss_weight=to_float(row[10]) if row[10] else None,
+                       weighted=to_float(row[11]) if row[11] else None)
 
     # ------------------------------------------------------------------ line by line
     def read_lines(self, chunk: bytes, start: int, end: int) -> None:
@@ -282,14 +285,15 @@ class LogParser:
             if m:
                 handler(self, thread_of(head), *m.groups())
                 return
-        prefix = glog.parse_head(head)
+        prefix = glog.HEAD_RE.search(head)
         if prefix is None:
             self.unprefixed(chunk, pos, head, msg, depth)
             return
-        if prefix.severity in "WEF":
+        severity = prefix.group(1).decode()
+        if severity in "WEF":
             line, says = self.line_at(chunk, pos), text(msg) or ""
-            self.message(line, prefix.severity, says)
-            if prefix.severity == "F":
+            self.message(line, severity, says)
+            if severity == "F":
                 self.fatal(says, line, chunk, pos, head)
         elif not test_result(self, chunk, pos, head, msg):
             time_line(self, chunk, pos, head, msg)
@@ -389,12 +393,15 @@ class LogParser:
             blk.target.fatal_trace = said
 
     # ------------------------------------------------------------------ per-chunk columns
-    def flush(self) -> None:
+    def flush(self, chunk: bytes) -> None:
         """Turn the chunk's hot rows into numpy columns (or drop them when no table is kept)."""
-        rows, runs = self.hot_rows, self.hot_runs
-        self.hot_rows, self.hot_runs = [], []
+        rows, runs, heads = self.hot_rows, self.hot_runs, self.hot_heads
+        self.hot_rows, self.hot_runs, self.hot_heads = [], [], {}
         if rows and self.collect:
-            loss, lr, outputs, orphans = hot_columns(rows, runs, self.output_names)
+            def stamps(at: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return self.loss_stamps(chunk, heads, at, lines)
+
+            loss, lr, outputs, orphans = hot_columns(rows, runs, self.output_names, stamps)
             self.orphans += orphans
             for part, parts in ((loss, self.loss_parts), (lr, self.lr_parts), (outputs, self.output_parts)):
                 if len(part["run" if "run" in part else "row"]):
@@ -403,3 +410,20 @@ class LogParser:
             del self.tests[:-1], self.snapshots[:], self.restores[:], self.messages[:], self.timed[:]
             del self.test_batches[:], self.test_results[:], self.timing[:]
 
+    def loss_stamps(self, chunk: bytes, heads: dict[int, bytes], at: np.ndarray, lines: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Date codes and seconds of day of the loss rows ``at`` (on lines ``lines`` of this chunk): from
+        the prefix kept for a line read on its own, else from the line's start to its only ``] ``."""
+        kept = [k for k, i in enumerate(at.tolist()) if i in heads] if heads else []
+        bulk = np.ones(len(at), dtype=bool)
+        bulk[kept] = False
+        date, tod = np.full(len(at), -1, dtype=np.int64), np.full(len(at), np.nan)
+        if bulk.any():
+            buf = np.frombuffer(chunk, dtype=np.uint8)
+            newlines = np.flatnonzero(buf == 10)
+            starts = newlines[lines[bulk] - self.lines - 1] + 1
+            ends = np.array([chunk.find(b"] ", s) for s in starts.tolist()], dtype=np.int64)
+            date[bulk], tod[bulk] = glog.stamps_at(buf, starts, ends)
+        if kept:
+            date[kept], tod[kept] = glog.head_stamps([heads[i] for i in at[kept].tolist()])
+        return date, tod

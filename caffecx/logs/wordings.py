@@ -23,8 +23,10 @@ _HOT = (
 )
 #: a hot message (``Iteration N, lr = x``, ``Iteration N, loss = x``, ``Train net output #k: n = v``)
 HOT_MESSAGE = re.compile(_HOT)
-#: a whole hot line after a newline: group 1 is the glog prefix (for the timestamp), then HOT_MESSAGE's
-HOT_LINE = re.compile(rb"\n([^\]\n]*)\] (?:" + _HOT + rb")")
+#: a hot line from its ``] `` to its end (HOT_MESSAGE's groups). A row takes the rest of its line, so a
+#: line gives one row at most: a run with as many rows and ``] `` as lines has one row per line, each
+#: at the line's only ``] `` (the scanner checks the counts; a literal-led pattern is found fast)
+HOT_LINE = re.compile(rb"\] (?:" + _HOT + rb")[^\n]*")
 #: where a line is not a hot one: its ``] `` is followed by something else (searched apart from
 #: `SIGNAL`: a pattern that starts with one literal is found by a fast scan, an alternation is not)
 RARE_MESSAGE = re.compile(
@@ -81,7 +83,7 @@ NET_DONE = b"Network initialization done"
 #: the set-up lines a net's layers are read from, as whole lines (a glog prefix, ``] ``, then one of
 #: the wordings above to the end of the line): a run of them is read by one ``match`` per line. Each
 #: wording is a named group (``m.lastgroup`` says which); its own groups follow it in order.
-_SETUP_WORDINGS = (
+SETUP_WORDINGS = (
     ("layer", re.escape(CREATING_LAYER) + rb"(.*)"),
     ("nothing_read", rb"(?:" + re.escape(SETTING_UP) + rb"|" + re.escape(CREATING_LAYER_FACTORY) + rb").*"),
     ("bottom", BOTTOM.pattern + rb"\r*"),
@@ -91,7 +93,7 @@ _SETUP_WORDINGS = (
     ("memory", MEMORY.pattern + rb".*"),
 )
 SETUP_LINE = re.compile(rb"\n([^\]\n]*)\] (?:"
-                        + rb"|".join(rb"(?P<%s>%s)" % (name.encode(), wording) for name, wording in _SETUP_WORDINGS)
+                        + rb"|".join(rb"(?P<%s>%s)" % (name.encode(), wording) for name, wording in SETUP_WORDINGS)
                         + rb")(?=\n)")
 
 # ---- caffe.cpp: ``caffe test`` and ``caffe time`` ------------------------------------------------
