@@ -24,11 +24,16 @@ LR, LOSS, OUTPUT = 0, 1, 2  # the row's wording: groups 1-2, 3-7 or 8-12 of HOT_
 Stamps = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]  # (loss rows, their lines) -> stamps
 
 
-def hot_columns(rows: list[Row], runs: list[tuple[int, ...]], output_names: dict[bytes, int], stamps: Stamps
-                ) -> tuple[Part, Part, Part, int]:
-    """(loss lines, lr lines, output lines, orphan outputs) of a chunk; ``stamps`` gives the loss lines'
-    dates and times of day (from their glog prefixes)."""
-    kind = np.frombuffer(bytes([OUTPUT if r[7] else LOSS if r[2] else LR for r in rows]), dtype=np.uint8)
+def row_kinds(rows: list[Row]) -> bytes:
+    """Each row's wording (`LR`, `LOSS` or `OUTPUT`), one byte per row."""
+    return bytes([OUTPUT if r[7] else LOSS if r[2] else LR for r in rows])
+
+
+def hot_columns(rows: list[Row], kinds: bytes, runs: list[tuple[int, ...]], output_names: dict[bytes, int],
+                stamps: Stamps) -> tuple[Part, Part, Part, int]:
+    """(loss lines, lr lines, output lines, orphan outputs) of a chunk's rows (and their `row_kinds`);
+    ``stamps`` gives the loss lines' dates and times of day (from their glog prefixes)."""
+    kind = np.frombuffer(kinds, dtype=np.uint8)
     meta = np.array(runs, dtype=np.int64).reshape(-1, 8)
     start, count, run, row_before, row_after, first, first_line, rows_before = meta.T
     group = np.repeat(np.arange(len(meta)), count)

@@ -19,7 +19,7 @@ import numpy as np
 from caffecx.logs import glog
 from caffecx.logs import wordings as W
 from caffecx.logs.handlers import HANDLERS, SETUP_BY_NAME, NetBuilder, setup_line, test_result, time_line
-from caffecx.logs.hotcolumns import hot_columns
+from caffecx.logs.hotcolumns import LOSS, LR, OUTPUT, hot_columns, row_kinds
 from caffecx.logs.records import Event, LogMessage, NetLog, RunLog, echo_name, echo_phase
 from caffecx.logs.values import text, thread_of, to_float
 
@@ -80,6 +80,7 @@ class LogParser:
         self.reading_times = False  # after ``caffe time``'s ``Average time per layer:``
         self.hot_rows: list[HotRow] = []
         self.hot_runs: list[tuple[int, ...]] = []  # per run of hot rows: see _apply_hot_rows
+        self.hot_kinds: list[bytes] = []  # per run of hot rows: each row's wording (hotcolumns.row_kinds)
         self.hot_heads: dict[int, bytes] = {}  # glog prefix of a loss row read on its own, by row index
         self.loss_parts: list[dict[str, np.ndarray]] = []
         self.lr_parts: list[dict[str, np.ndarray]] = []
@@ -191,7 +192,7 @@ class LogParser:
         """Lines ``chunk[start:end]`` with no rare line: in bulk when each is one hot line."""
         rows = W.HOT_LINE.findall(chunk, start, end)
         lines = chunk.count(b"\n", start, end)
-        if self.block is not None or len(rows) != lines or chunk.count(b"] ", start, end) != lines:
+        if self.block is not None or len(rows) != lines or chunk.count(b"]", start, end) != lines:
             self.read_lines(chunk, start, end)
             return
         self.glog_lines += lines
@@ -200,20 +201,21 @@ class LogParser:
     def apply_hot_rows(self, rows: list[HotRow], first_line: int) -> None:
         """Move the state over consecutive hot rows: their first lr/loss line continues the run (or
         starts one when it ended), a loss line is a new train row, an output belongs to the last one."""
-        lr_its, loss_its = [r[0] for r in rows], [r[2] for r in rows]
-        losses = len(rows) - loss_its.count(b"")
-        trains = losses or len(rows) - lr_its.count(b"")
+        kinds = row_kinds(rows)
+        losses = kinds.count(LOSS)
+        trains = losses or len(rows) - kinds.count(OUTPUT)
         row_before = self.row if self.run is not None and not self.ended else -1
         first = len(rows)
         if trains:
-            first = next(i for i, (a, b) in enumerate(zip(lr_its, loss_its, strict=True)) if a or b)
+            first = min(i for i in (kinds.find(LR), kinds.find(LOSS)) if i >= 0)
             if self.run is None or self.ended:
-                self.new_run("continued", first_line + first if loss_its[first] else None)
+                self.new_run("continued", first_line + first if kinds[first] == LOSS else None)
             self.active = True
         row_after = self.row if trains else row_before
         self.hot_runs.append((len(self.hot_rows), len(rows), self.run.index if trains else -1,  # type: ignore[union-attr]
                               row_before, row_after, first, first_line, self.nrows))
         self.hot_rows += rows
+        self.hot_kinds.append(kinds)
         if losses:
             self.row = self.nrows + losses - 1
             self.nrows += losses
@@ -395,13 +397,13 @@ class LogParser:
     # ------------------------------------------------------------------ per-chunk columns
     def flush(self, chunk: bytes) -> None:
         """Turn the chunk's hot rows into numpy columns (or drop them when no table is kept)."""
-        rows, runs, heads = self.hot_rows, self.hot_runs, self.hot_heads
-        self.hot_rows, self.hot_runs, self.hot_heads = [], [], {}
+        rows, runs, heads, kinds = self.hot_rows, self.hot_runs, self.hot_heads, self.hot_kinds
+        self.hot_rows, self.hot_runs, self.hot_heads, self.hot_kinds = [], [], {}, []
         if rows and self.collect:
             def stamps(at: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 return self.loss_stamps(chunk, heads, at, lines)
 
-            loss, lr, outputs, orphans = hot_columns(rows, runs, self.output_names, stamps)
+            loss, lr, outputs, orphans = hot_columns(rows, b"".join(kinds), runs, self.output_names, stamps)
             self.orphans += orphans
             for part, parts in ((loss, self.loss_parts), (lr, self.lr_parts), (outputs, self.output_parts)):
                 if len(part["run" if "run" in part else "row"]):
