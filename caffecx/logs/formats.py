@@ -20,18 +20,29 @@ ROW_TABLES = ("train", "test", "snapshots", "restores", "test_batches", "test_re
 
 
 def column_json(values: pd.Series, missing: np.ndarray) -> list[str]:
-    """One column as JSON texts."""
+    """One column as JSON texts (each distinct number formatted once: columns repeat their values)."""
+    if missing.all():
+        return ["null"] * len(values)
     if values.dtype.kind == "f":
         arr = values.to_numpy(dtype=np.float64)
-        out = list(map(repr, arr.tolist()))
+        out = texts_of(arr, repr)
         for i in np.flatnonzero(~np.isfinite(arr) | missing).tolist():
             out[i] = "null" if missing[i] else '"nan"' if np.isnan(arr[i]) else '"inf"' if arr[i] > 0 else '"-inf"'
         return out
     if values.dtype.kind in "iu" or isinstance(values.dtype, pd.Int64Dtype):
-        arr = values.to_numpy(dtype=np.int64, na_value=0)
-        return ["null" if m else str(v) for v, m in zip(arr.tolist(), missing.tolist(), strict=True)]
+        out = texts_of(values.to_numpy(dtype=np.int64, na_value=0), str)
+        for i in np.flatnonzero(missing).tolist():
+            out[i] = "null"
+        return out
     return ["null" if m or v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else json.dumps(v)
             for v, m in zip(values.tolist(), missing.tolist(), strict=True)]
+
+
+def texts_of(arr: np.ndarray, fmt: Any) -> list[str]:
+    """``fmt`` of each value, computed once per distinct value (pandas' hash factorization; floats by
+    their bits, so that ``-0.0`` stays apart from ``0.0``)."""
+    codes, uniques = pd.factorize(arr.view(np.int64), use_na_sentinel=False)
+    return np.array(list(map(fmt, uniques.view(arr.dtype).tolist())), dtype=object)[codes].tolist()
 
 
 def row_json(frame: pd.DataFrame, missing: pd.DataFrame | None = None, first: list[str] | None = None,
@@ -60,8 +71,10 @@ def write_json(logs: list[CaffeLog], out: IO[str]) -> None:
             if key in ROW_TABLES:
                 rows = row_json(getattr(log, key), log.missing.get(key), FIRST.get(key))
                 value_text = "[\n" + ",\n".join(rows) + "\n]" if rows else "[]"
+            elif isinstance(value, list) and value:  # nets, runs, errors: one per line (json's C encoder)
+                value_text = "[\n" + ",\n".join(json.dumps(item, allow_nan=False) for item in value) + "\n]"
             else:
-                value_text = json.dumps(value, indent=1, allow_nan=False)
+                value_text = json.dumps(value, allow_nan=False)
             parts.append(f"{json.dumps(key)}: {value_text}")
         out.write(("," if k else "") + "{\n" + ",\n".join(parts) + "\n}\n")
     out.write("]\n" if len(logs) > 1 else "")
