@@ -22,7 +22,7 @@ from caffecx.graph import load_net
 from caffecx.io.reader import NetText
 from caffecx.layers import layer_class
 from caffecx.layers.datasource import batch_size
-from caffecx.logs import CaffeLog, NetLog, parse_log
+from caffecx.logs import CaffeLog, LayerRecord, NetLog, parse_log
 
 #: glog's LogMessage buffer: a longer message (a big net's parameter echo) is cut at this many bytes.
 GLOG_MESSAGE_LIMIT = 30000
@@ -50,6 +50,7 @@ class NetCheck:
     source: str
     rows: list[CheckRow] = field(default_factory=list)
     error: str | None = None
+    unchecked: int = 0  # the log's layers past the cut of an echo glog truncated (naming the NET checks them)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +90,7 @@ class CheckResult:
             "nets": [
                 {"net": n.label, "phase": n.phase, "source": n.source, "ok": n.ok, "error": n.error,
                  "compared": len(n.rows), "mismatches": sum(r.status != "match" for r in n.rows),
+                 "unchecked_layers": n.unchecked,
                  "rows": [asdict(r) for r in n.rows if all_rows or r.status != "match"]}
                 for n in self.nets
             ],
@@ -132,25 +134,52 @@ def _batch_size(net: Any, layer: str) -> int | None:
     return None if node is None else batch_size(node.param)
 
 
-def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: str) -> Any:
+def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: str) -> tuple[Any, bool]:
+    """The net to check against, and whether it holds only the layers before the cut of an echo
+    that glog truncated (the layers the echo printed in full)."""
     stages: tuple[str, ...] = ()
     level = None
     echo = net_log.param
     if echo is not None and echo.HasField("state"):
         stages, level = tuple(echo.state.stage), echo.state.level
     if net_path is not None:
-        return load_net(net_path, phase=phase, stages=stages, level=level)
+        return load_net(net_path, phase=phase, stages=stages, level=level), False
     if echo is None:
         raise CaffecxError("the log has no net parameter echo for this net; name the prototxt: caffecx check NET LOG",
                            path=log_path, line=net_log.line)
     text = (net_log.param_text or "").rstrip()
-    if len(text) >= GLOG_MESSAGE_LIMIT - 200 or not text.endswith("}"):
-        raise CaffecxError("the log's net parameter echo is cut short (glog truncates one message at 30000 "
-                           "bytes); name the prototxt: caffecx check NET LOG", path=log_path, line=net_log.line)
+    cut = len(text) >= GLOG_MESSAGE_LIMIT - 200 or not text.endswith("}")
+    if cut:
+        echo = _complete_layers_only(echo, text)
+        if echo is None:
+            raise CaffecxError("the log's net parameter echo is cut short before its first layer ends (glog "
+                               "truncates one message at 30000 bytes); name the prototxt: caffecx check NET LOG",
+                               path=log_path, line=net_log.line)
     from caffecx.io.upgrade import upgrade_net
 
     upgraded, notes = upgrade_net(echo)
-    return load_net(NetText(upgraded, None, [], list(notes), []), phase=phase, stages=stages, level=level)
+    return load_net(NetText(upgraded, None, [], list(notes), []), phase=phase, stages=stages, level=level), cut
+
+
+def _complete_layers_only(echo: Any, text: str) -> Any | None:
+    """A copy of a cut echo's NetParameter without the layer the cut fell in (None if no layer is whole).
+
+    The echo is protobuf's text format, one field or brace per line: a top-level ``layer {`` (2015+)
+    or ``layers {`` (V1) block is whole when its closing ``}`` was printed before the cut line."""
+    layers = "layer" if len(echo.layer) else "layers"
+    whole, depth, opened = 0, 0, ""
+    for line in text.split("\n")[:-1]:  # (the last line is the one glog cut)
+        st = line.strip()
+        if st.endswith("{"):
+            opened = st if depth == 0 else opened
+            depth += 1
+        elif st == "}":
+            depth -= 1
+            whole += depth == 0 and opened == layers + " {"
+    kept = type(echo)()
+    kept.CopyFrom(echo)
+    del getattr(kept, layers)[min(whole, len(getattr(kept, layers))):]
+    return kept if len(getattr(kept, layers)) else None
 
 
 def _analyze(net: Any, net_log: NetLog, base_dirs: list[Path],
@@ -171,23 +200,62 @@ def _fmt_shape(shape: list[int] | tuple[int, ...]) -> str:
     return " ".join(map(str, shape)) if len(shape) else "(1)"
 
 
-def compare(net_log: NetLog, result: Analysis, label: str) -> list[CheckRow]:
+def compare_before_cut(net_log: NetLog, result: Analysis, label: str) -> tuple[list[CheckRow], int]:
+    """`compare` on the layers a cut echo still shows: the log's layers up to the first one the echo's
+    whole layers do not account for. A split Caffe inserted for a blob that layers past the cut read
+    too is passed over (not checked); the memory lines after it are compared with its bytes added.
+    Returns the rows, and how many of the log's layers could not be checked (named in one ``unknown``
+    row, with the advice to name the prototxt)."""
+    ours = {s.name for s in result.layers}
+    kept: list[LayerRecord] = []
+    offsets: dict[str, int] = {}  # layer -> bytes of the passed-over splits before it
+    offset, before, stop = 0, 0, len(net_log.layers)
+    for k, rec in enumerate(net_log.layers):
+        if rec.name in ours:
+            kept.append(rec)
+            offsets[rec.name] = offset
+        elif rec.type == "Split":
+            offset += (rec.memory_bytes or before) - before
+        else:
+            stop = k
+            break
+        before = rec.memory_bytes if rec.memory_bytes is not None else before
+    rows = compare(net_log, result, label, kept)
+    for r in rows:
+        if r.quantity == "memory_bytes" and offsets.get(r.layer) and r.analyzer_value is not None:
+            r.analyzer_value += offsets[r.layer]
+            r.status = "match" if r.analyzer_value == r.log_value else "mismatch"
+    left = len(net_log.layers) - len(kept)
+    if left:
+        first = net_log.layers[stop] if stop < len(net_log.layers) else net_log.layers[-1]
+        rows.append(CheckRow(label, first.name, "layers not checked", left,
+                             f"glog cut the net's echo at {GLOG_MESSAGE_LIMIT} bytes: {len(kept)} layers checked, "
+                             f"{left} not (from '{first.name}' on, and splits for blobs read past the cut); name "
+                             "the prototxt (caffecx check NET LOG) to check them all", "unknown", first.line))
+    return rows, left
+
+
+def compare(net_log: NetLog, result: Analysis, label: str, layers: list[LayerRecord] | None = None
+            ) -> list[CheckRow]:
     """Every layer / top shape / memory line of `net_log` against `result`.
 
     Layers are matched by name (Caffe's names are unique in a net), so a log excerpt — a documentation
     page quoting a few layers — is checked on what it shows; a log layer the net lacks, or one set up
     out of Caffe's order, is a mismatch. When the log finished setting the net up (``Network
     initialization done``), a layer of the net that the log never created is a mismatch too.
+    ``layers`` (a first part of the log's layers) limits the comparison to those.
     """
+    partial = layers is not None
+    layers = net_log.layers if layers is None else layers
     rows: list[CheckRow] = []
     ours = result.layers
     index: dict[str, int] = {}
     for i, s in enumerate(ours):
         index.setdefault(s.name, i)
-    legacy = any(rec.legacy_shapes for rec in net_log.layers)
+    legacy = any(rec.legacy_shapes for rec in layers)
     last = -1
     seen: set[int] = set()
-    for k, rec in enumerate(net_log.layers):
+    for k, rec in enumerate(layers):
         i = index.get(rec.name)
         if i is None:
             into = _folded_into(net_log, k, result) if legacy else None
@@ -222,8 +290,9 @@ def compare(net_log: NetLog, result: Analysis, label: str) -> list[CheckRow]:
                                  rec.memory_line))
     # 2014's Caffe had no Input layer (net inputs were not layers): an upgraded `input:` is not logged
     expected = [i for i, s in enumerate(ours) if not (legacy and not _logged_by_2014(s.type))]
-    whole = net_log.done and bool(expected) and bool(net_log.layers) and net_log.layers[0].name == ours[expected[0]].name
-    if whole or not net_log.layers:  # a log excerpt (a documentation page) is checked on what it shows
+    whole = (net_log.done and not partial and bool(expected) and bool(layers)
+             and layers[0].name == ours[expected[0]].name)
+    if whole or not layers:  # a log excerpt (a documentation page) is checked on what it shows
         for i in expected:
             if i not in seen:
                 rows.append(CheckRow(label, ours[i].name, "layer", None, ours[i].name, "mismatch", None))
@@ -290,14 +359,16 @@ def check_log(
         source = net_path or "log echo"
         check = NetCheck(label, net_log.phase, source)
         try:
-            built = _build(net_log, net_path, log_path, net_log.phase or "TEST")
+            built, cut = _build(net_log, net_path, log_path, net_log.phase or "TEST")
             result = _analyze(built, net_log, base_dirs, input_shapes)
         except CaffecxError as err:
             check.error = str(err)
             checks.append(check)
             continue
         err = result.error
-        if err is None:
+        if err is None and cut:
+            check.rows, check.unchecked = compare_before_cut(net_log, result, label)
+        elif err is None:
             check.rows = compare(net_log, result, label)
             refused = _refused_at_set_up(parsed, net_log)
             if refused is not None:

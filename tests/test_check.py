@@ -77,9 +77,10 @@ def test_corpus_logs_check_from_their_echo(log) -> None:
         assert result.nets and all("no net parameter echo" in (n.error or "") for n in result.nets)
         assert not result.ok
         return
-    cut = [n for n in result.nets if n.error and "cut short" in n.error]
-    if cut:  # glog cut the echo of a big net at 30000 bytes: the net cannot be rebuilt from the log alone
-        assert not result.ok and all("cut short" in (n.error or "") for n in result.nets)
+    if any(n.unchecked for n in result.nets):  # glog cut the echo of a big net at 30000 bytes: the layers
+        # it shows in full are checked, the others are counted in one "layers not checked" row
+        assert not result.ok
+        assert all(r.status == "match" for r in result.rows if r.quantity != "layers not checked")
         return
     unknown = [r for r in result.rows if r.status == "unknown"]
     if unknown:
@@ -95,6 +96,23 @@ def test_resnet56_log_with_a_cut_echo_checks_against_its_prototxt() -> None:
     result = check_log(log, net)
     assert [n.label for n in result.nets] == ["TRAIN", "TEST #0"]
     assert result.ok and [len(n.rows) for n in result.nets] == [592, 592]
+
+
+def test_a_cut_echo_is_checked_up_to_its_last_whole_layer(capsys) -> None:
+    # without the prototxt: the 119 layers the cut echo shows in full are checked (every layer, top
+    # shape and memory line matches, the label's split for the loss and accuracy past the cut passed
+    # over), the other 72 are counted, and the advice is to name the NET
+    log = CORPUS / "logs" / "caffenet-benchmark__contrib__resnet50__ResNet-56_BN_ReLU_wd_0001.log"
+    result = check_log(log)
+    assert [(n.label, n.error, n.unchecked) for n in result.nets] == [("TRAIN", None, 72), ("TEST #0", None, 72)]
+    for n in result.nets:
+        left = [r for r in n.rows if r.status != "match"]
+        assert [(r.layer, r.quantity, r.log_value) for r in left] == [("block4_conv86_BN", "layers not checked", 72)]
+        assert "119 layers checked, 72 not" in left[0].analyzer_value and "caffecx check NET LOG" in left[0].analyzer_value
+        assert len(n.rows) == 369 and sum(r.quantity == "memory_bytes" for r in n.rows) == 119
+    assert main(["check", str(log), "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [(n["unchecked_layers"], n["mismatches"]) for n in doc["nets"]] == [(72, 1), (72, 1)]
 
 
 DOCS = CORPUS / "logs"
