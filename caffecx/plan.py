@@ -94,10 +94,13 @@ def plan_net(
     input_shapes: dict[str, Shape] | None = None,
     base_dirs: list[Path] | None = None,
     stop_on_error: bool = False,
+    strict_data: bool = False,
 ) -> Plan:
-    """Set every layer of `net` up once (see the module docstring)."""
+    """Set every layer of `net` up once (see the module docstring). ``strict_data``: a data layer whose
+    source is absent refuses instead of assuming the shape its prototxt determines."""
     hints = {k: tuple(v) for k, v in (input_shapes or {}).items()}
-    ctx = Context(base_dirs=list(base_dirs or default_base_dirs(net)), input_shapes=hints, phase=net.phase)
+    ctx = Context(base_dirs=list(base_dirs or default_base_dirs(net)), input_shapes=hints, phase=net.phase,
+                  assume_data_shapes=not strict_data)
     shapes: dict[str, Shape] = {}
     layers: list[PlannedLayer] = []
     data_batch = batch

@@ -87,3 +87,12 @@ def test_every_corpus_net_plans_as_it_analyzes(proto: Path) -> None:
     assert [r.name for r in rows] == [p.name for p in plan.layers]
     assert [r.top_shapes for r in rows] == [[list(s) for s in p.top_shapes] if p.top_shapes is not None else None
                                             for p in plan.layers]
+
+
+def test_assumed_data_shapes_and_strict_data() -> None:
+    net = load_net(CORPUS / "prototxt" / "bvlc_googlenet__train_val.prototxt")
+    plan = plan_net(net)
+    assert plan.layers[0].top_shapes == [(50, 3, 224, 224), (50,)]
+    assert plan.context.assumed[0]["shape"] == [50, 3, 224, 224]
+    with pytest.raises(CaffecxError, match="layer 'data': data source 'examples/imagenet/ilsvrc12_val_lmdb' not found"):
+        plan_net(net, strict_data=True)
