@@ -141,9 +141,11 @@ def _fill(codes: np.ndarray, tods: np.ndarray, u8: np.ndarray, head: Callable[[i
                     tods[i] = p.seconds_of_day
 
 
-def stamps_at(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`head_stamps` for heads given as ``buf[starts[i]:ends[i]]`` of one uint8 buffer (no copy when 25
-    bytes can be read from every start)."""
+def stamps_at(buf: np.ndarray, starts: np.ndarray, head_end: Callable[[int], int]) -> tuple[np.ndarray, np.ndarray]:
+    """`head_stamps` for the lines starting at ``starts`` of one uint8 buffer, each with one ``] `` after
+    its head (``head_end(start)`` finds it; asked only for a head that is not laid out as glog writes
+    it). No copy when 25 bytes can be read from every start: a layout that passes on those 25 bytes
+    lies within the head, since the ``]`` that ends a head passes for none of its columns."""
     n = len(starts)
     codes = np.full(n, -1, dtype=np.int64)
     tods = np.full(n, np.nan)
@@ -157,10 +159,12 @@ def stamps_at(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np
         pad = np.zeros(len(buf) + 25, dtype=np.uint8)
         pad[:len(buf)] = buf
     u8 = sliding_window_view(pad, 25)[starts]
-    short = np.flatnonzero(ends - starts < 25)
-    if len(short):
-        u8[short] = np.where(np.arange(25)[None, :] < (ends - starts)[short, None], u8[short], 0)
-    _fill(codes, tods, u8, lambda i: buf[starts[i]:ends[i]].tobytes())
+
+    def head(i: int) -> bytes:
+        start = int(starts[i])
+        return buf[start:head_end(start)].tobytes()
+
+    _fill(codes, tods, u8, head)
     return codes, tods
 
 

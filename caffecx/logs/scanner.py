@@ -424,8 +424,7 @@ class LogParser:
             buf = np.frombuffer(chunk, dtype=np.uint8)
             newlines = np.flatnonzero(buf == 10)
             starts = newlines[lines[bulk] - self.lines - 1] + 1
-            ends = np.array([chunk.find(b"] ", s) for s in starts.tolist()], dtype=np.int64)
-            date[bulk], tod[bulk] = glog.stamps_at(buf, starts, ends)
+            date[bulk], tod[bulk] = glog.stamps_at(buf, starts, lambda start: chunk.find(b"] ", start))
         if kept:
             date[kept], tod[kept] = glog.head_stamps([heads[i] for i in at[kept].tolist()])
         return date, tod
