@@ -91,8 +91,9 @@ def test_output(p: LogParser, chunk: bytes, pos: int, head: bytes, index: bytes 
     got = (None if index is None else int(index), to_float(value), None if weight is None else to_float(weight),
            None if weighted is None else to_float(weighted), value)
     row["outputs"][text(name) or ""] = got
-    p.event("test_output", line, iteration=row["iteration"], net=row["net"], index=got[0], name=text(name),
-            value=got[1], loss_weight=got[2], weighted=got[3])
+    if p.emit is not None:  # (no event to build when none is wanted)
+        p.event("test_output", line, iteration=row["iteration"], net=row["net"], index=got[0], name=text(name),
+                value=got[1], loss_weight=got[2], weighted=got[3])
 
 
 # ---------------------------------------------------------------------------- caffe test / caffe time
@@ -122,8 +123,8 @@ def test_result(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -
     m = W.TEST_FINAL_LOSS.match(msg)
     name, value, weight, weighted = (b"Loss", m.group(1), None, None) if m else (None, None, None, None)
     if m is None:
-        m = W.TEST_RESULT.match(msg.rstrip())
-        if m is None or not p.reading_test_results:
+        m = W.TEST_RESULT.match(msg.rstrip()) if p.reading_test_results else None
+        if m is None:
             return False
         name, value, weight, weighted = m.groups()
     line = p.line_at(chunk, pos)
@@ -140,8 +141,8 @@ def time_line(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> 
     if msg.startswith(b"Average time per layer"):
         p.reading_times = True
         return True
-    m = W.TIME_LAYER.fullmatch(msg.rstrip()) or W.TIME_AVERAGE.match(msg)
-    if not m or not p.reading_times:
+    m = (W.TIME_LAYER.fullmatch(msg.rstrip()) or W.TIME_AVERAGE.match(msg)) if p.reading_times else None
+    if not m:
         return False
     line = p.line_at(chunk, pos)
     r = p.current_run("net", line)
@@ -176,7 +177,8 @@ def add_top_shape(p: LogParser, thread: bytes | None, line: int, dims: bytes, co
         rec.loss_weights.append(0.0)
         rec.top_shape_lines.append(line)
         rec.legacy_shapes |= count is None and bool(shape)
-        p.event("top_shape", line, net=b.net.index, layer=rec.name, shape=shape, count=rec.top_counts[-1])
+        if p.emit is not None:
+            p.event("top_shape", line, net=b.net.index, layer=rec.name, shape=shape, count=rec.top_counts[-1])
 
 
 def memory(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
@@ -190,7 +192,8 @@ def set_memory(p: LogParser, thread: bytes | None, line: int, nbytes: bytes) -> 
     b = p.builders.get(thread)
     if b is not None and b.layer is not None:
         b.layer.memory_bytes, b.layer.memory_line = int(nbytes), line
-        p.event("memory", line, net=b.net.index, layer=b.layer.name, bytes=b.layer.memory_bytes)
+        if p.emit is not None:
+            p.event("memory", line, net=b.net.index, layer=b.layer.name, bytes=b.layer.memory_bytes)
 
 
 def creating(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
@@ -247,7 +250,8 @@ def create_layer(p: LogParser, thread: bytes | None, name: str, line: int) -> No
     b.net.layers.append(rec)
     b.net._by_name[name] = rec
     b.layer = rec
-    p.event("layer", line, net=b.net.index, layer=name)
+    if p.emit is not None:
+        p.event("layer", line, net=b.net.index, layer=name)
 
 
 def layer_of(p: LogParser, thread: bytes | None, name: bytes) -> tuple[NetLog, LayerRecord] | None:
@@ -260,7 +264,8 @@ def bottom(p: LogParser, thread: bytes | None, layer: bytes, blob: bytes) -> Non
     found = layer_of(p, thread, layer)
     if found is not None:
         found[1].bottoms.append(text(blob) or "")
-        p.event("bottom", None, net=found[0].index, layer=found[1].name, blob=found[1].bottoms[-1])
+        if p.emit is not None:
+            p.event("bottom", None, net=found[0].index, layer=found[1].name, blob=found[1].bottoms[-1])
 
 
 def top(p: LogParser, thread: bytes | None, layer: bytes, blob: bytes, in_place: bytes | None) -> None:
@@ -268,15 +273,17 @@ def top(p: LogParser, thread: bytes | None, layer: bytes, blob: bytes, in_place:
     if found is not None:
         found[1].tops.append(text(blob) or "")
         found[1].in_place.append(in_place is not None)
-        p.event("top", None, net=found[0].index, layer=found[1].name, blob=found[1].tops[-1],
-                in_place=found[1].in_place[-1])
+        if p.emit is not None:
+            p.event("top", None, net=found[0].index, layer=found[1].name, blob=found[1].tops[-1],
+                    in_place=found[1].in_place[-1])
 
 
 def backward(p: LogParser, thread: bytes | None, layer: bytes, needs: bytes) -> None:
     found = layer_of(p, thread, layer)
     if found is not None:
         found[1].needs_backward = needs == b"needs"
-        p.event("backward", None, net=found[0].index, layer=found[1].name, needs=found[1].needs_backward)
+        if p.emit is not None:
+            p.event("backward", None, net=found[0].index, layer=found[1].name, needs=found[1].needs_backward)
 
 
 SETUP_BY_NAME = ((W.BOTTOM, bottom), (W.TOP, top), (W.NEEDS_BACKWARD, backward))
