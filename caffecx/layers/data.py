@@ -19,8 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from caffecx.errors import CaffecxError
 from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 from caffecx.layers.datasource import (
+    HDF5_SUFFIXES,
+    HEAD_BYTES,
+    IMAGE_SUFFIXES,
     SourceMissing,
     Transformer,
     absent,
@@ -29,12 +33,16 @@ from caffecx.layers.datasource import (
     datum_chw,
     decode_image,
     find,
+    first_lines,
     first_lmdb_value,
     hinted,
     image_list,
     image_size,
+    listed,
     lmdb_values,
+    lookup,
     read_file,
+    read_head,
     regular_file,
     resize_linear,
     resolve,
@@ -130,9 +138,12 @@ class _DatumSource(_Source):
         if p.backend == caffe_pb2.DataParameter.LEVELDB and not (path / "data.mdb").exists():
             raise absent(self, f"'{p.source}' is a LevelDB: not readable here")
         try:
-            raw = first_lmdb_value(path)
-        except Exception as err:  # lmdb.Error and OS errors: name the source
-            raise self.fail(f"cannot read LMDB '{p.source}': {err}") from None
+            raw = first_lmdb_value(path, self)
+        except CaffecxError:
+            raise
+        except Exception as err:  # noqa: BLE001 - lmdb.Error and OS errors: name the source, not its bytes
+            raise self.fail(f"cannot read LMDB '{p.source}' ({type(err).__name__}: not an LMDB Caffe "
+                            "can open)") from None
         if raw is None:
             raise self.fail(f"LMDB '{p.source}' is empty")
         msg = caffe_pb2.AnnotatedDatum() if annotated else caffe_pb2.Datum()
@@ -174,7 +185,7 @@ class _DatumSource(_Source):
             mode = "color" if tp.force_color else "gray" if tp.force_gray else "native"
             return decode_image(self, bytes(datum.data), mode, f"the image in record {k}").transpose(2, 0, 1)
         c, h, w = int(datum.channels), int(datum.height), int(datum.width)
-        self.check(c > 0, f"record {k}: the Datum has {c} channels")
+        self.check(c > 0 and h >= 0 and w >= 0, f"record {k}: the Datum is {c}x{h}x{w}")
         if len(datum.data):
             raw = np.frombuffer(datum.data, dtype=np.uint8)
         else:
@@ -220,22 +231,27 @@ class ImageData(_Source):
         self.check((p.new_height == 0 and p.new_width == 0) or (p.new_height > 0 and p.new_width > 0),
                    "Current implementation requires new_height and new_width to be set at the same time.")
         listing = resolve(self, ctx, p.source)
-        lines = image_list(listing.read_text(errors="replace"))
+        lines = image_list(first_lines(self, listing, "image list", 1))
         self.check(bool(lines), f"File is empty: {p.source}")
-        first = lines[0][0]
         channels = 3 if p.is_color else 1
         if p.new_height > 0 and p.new_width > 0:
             h, w = int(p.new_height), int(p.new_width)
         else:
-            img = ctx.resolve(p.root_folder + first) or (listing.parent / (p.root_folder + first))
-            if not img.is_file():
-                raise absent(self, f"could not open the first image '{p.root_folder + first}'")
-            size = image_size(img.read_bytes()[:65536])
-            if size is None:
-                raise self.fail(f"unknown image format: '{img}'")
-            h, w = size[1], size[2]
+            h, w = self._first_image_size(p.root_folder + lines[0][0], listing, ctx)
         c, h, w = transformed(self, channels, h, w, self.lp.transform_param)
         return _with_label(self, (int(p.batch_size), c, h, w))
+
+    def _first_image_size(self, name: str, listing: Path, ctx: Context) -> tuple[int, int]:
+        """(height, width) from the header of the list's first image (at most `HEAD_BYTES` read)."""
+        shown = listed(name, "image", 1, self.lp.image_data_param.source, IMAGE_SUFFIXES)
+        img = (lookup(self, ctx.base_dirs, name) if name else None) or listing.parent / name
+        if not (img.exists() or img.is_symlink()):
+            raise absent(self, f"could not open the first image ({shown})")
+        size = image_size(read_head(self, img, "image", HEAD_BYTES, shown))
+        if size is None:
+            raise self.fail(f"{shown} is not a PNG, JPEG or BMP image (its header is not one)")
+        self.check(size[1] > 0 and size[2] > 0, f"{shown} has a {size[1]}x{size[2]} header (no pixels)")
+        return size[1], size[2]
 
     def read(self, n: int, run: RunContext) -> tuple[list[np.ndarray], list[float]]:
         """The first n lines of the list (after Caffe's shuffle / rand_skip, drawn with the run's
@@ -243,7 +259,7 @@ class ImageData(_Source):
         new_height x new_width when given."""
         p = self.lp.image_data_param
         listing = find(self, run.base_dirs, p.source, "image list")
-        lines = image_list(read_file(self, listing, "image list").decode("utf-8", errors="replace"))
+        lines = image_list(read_file(self, listing, "image list").decode("utf-8", errors="surrogateescape"))
         self.check(bool(lines), f"File is empty: {p.source}")
         if p.shuffle:
             lines = [lines[i] for i in run.rng.permutation(len(lines))]
@@ -251,17 +267,18 @@ class ImageData(_Source):
         self.check(start < len(lines), "Not enough points to skip")
         items, labels = [], []
         for k in range(self.consumed, self.consumed + n):
-            name, label = lines[(start + k) % len(lines)]
-            items.append(self._image(p, name, listing.parent, run.base_dirs))
+            line = (start + k) % len(lines)
+            name, label = lines[line]
+            items.append(self._image(p, name, line + 1, listing.parent, run.base_dirs))
             labels.append(float(label))
         return items, labels
 
-    def _image(self, p: Any, name: str, list_dir: Path, base_dirs: list[Path]) -> np.ndarray:
+    def _image(self, p: Any, name: str, line: int, list_dir: Path, base_dirs: list[Path]) -> np.ndarray:
         source = p.root_folder + name
-        path = Context(base_dirs=list(base_dirs)).resolve(source) if source else None
+        shown = listed(source, "image", line, p.source, IMAGE_SUFFIXES)
+        path = lookup(self, base_dirs, source) if source else None
         path = path or (list_dir / source)
-        image = decode_image(self, read_file(self, path, "image"), "color" if p.is_color else "gray",
-                             f"image '{source}'")
+        image = decode_image(self, read_file(self, path, "image", shown), "color" if p.is_color else "gray", shown)
         if p.new_height > 0 and p.new_width > 0:
             image = resize_linear(image, int(p.new_height), int(p.new_width))
         return image.transpose(2, 0, 1)
@@ -283,17 +300,27 @@ class HDF5Data(Layer):
             return [tuple(ctx.input_shapes[t]) for t in self.lp.top]
         p = self.lp.hdf5_data_param
         listing = resolve(self, ctx, p.source)
-        names = listing.read_text(errors="replace").split()
+        names = first_lines(self, listing, "HDF5 file list", 1).split()
         self.check(bool(names), f"Must have at least 1 HDF5 filename listed in {p.source}")
         h5py = self._h5py()
-        h5 = ctx.resolve(names[0]) or (listing.parent / names[0])
-        if not h5.exists():
-            raise self.fail(f"HDF5 file '{names[0]}' not found; pass {shape_hint(self)}")
-        with h5py.File(h5, "r") as f:
-            out = []
-            for top in self.lp.top:
-                self.check(top in f, f"HDF5 file '{h5.name}' has no dataset '{top}'")
-                out.append((int(p.batch_size), *(int(d) for d in f[top].shape[1:])))
+        shown = listed(names[0], "HDF5 file", 1, p.source, HDF5_SUFFIXES, "at entry")
+        h5 = lookup(self, ctx.base_dirs, names[0]) or (listing.parent / names[0])
+        if not (h5.exists() or h5.is_symlink()):
+            raise self.fail(f"{shown} not found; pass {shape_hint(self)}")
+        regular_file(self, h5, "HDF5 file", shown)
+        out = []
+        try:
+            with h5py.File(h5, "r") as f:
+                for top in self.lp.top:
+                    item = f.get(top)
+                    self.check(isinstance(item, h5py.Dataset), f"{shown} has no dataset '{top}'")
+                    self.check(item.ndim >= 1, f"dataset '{top}' of {shown} must have at least 1 axis")
+                    out.append((int(p.batch_size), *(int(d) for d in item.shape[1:])))
+        except CaffecxError:
+            raise
+        except Exception as err:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError, ...
+            raise self.fail(f"cannot read {shown} ({type(err).__name__}: not an HDF5 file h5py can read)") \
+                from None
         return out
 
     def _h5py(self) -> Any:
@@ -312,7 +339,7 @@ class HDF5Data(Layer):
             return given
         p = self.lp.hdf5_data_param
         listing = find(self, run.base_dirs, p.source, "HDF5 file list")
-        names = read_file(self, listing, "HDF5 file list").decode("utf-8", errors="replace").split()
+        names = read_file(self, listing, "HDF5 file list").decode("utf-8", errors="surrogateescape").split()
         self.check(bool(names), f"Must have at least 1 HDF5 filename listed in {p.source}")
         if p.shuffle:
             names = [names[i] for i in run.rng.permutation(len(names))]
@@ -320,7 +347,9 @@ class HDF5Data(Layer):
         parts: list[list[np.ndarray]] = [[] for _ in self.lp.top]
         got, index = 0, 0
         while got < n:
-            rows = self._load(names[index % len(names)], listing.parent, run, None if p.shuffle else n - got)
+            shown = listed(names[index % len(names)], "HDF5 file", index % len(names) + 1, p.source,
+                           HDF5_SUFFIXES, "at entry")
+            rows = self._load(names[index % len(names)], shown, listing.parent, run, None if p.shuffle else n - got)
             take = min(n - got, rows[0].shape[0])
             order = run.rng.permutation(rows[0].shape[0])[:take] if p.shuffle else slice(0, take)
             for part, data in zip(parts, rows, strict=True):
@@ -329,25 +358,27 @@ class HDF5Data(Layer):
         return [checked(self, t, np.concatenate(part), want, run)
                 for t, part, want in zip(self.lp.top, parts, self.top_shapes, strict=True)]
 
-    def _load(self, name: str, list_dir: Path, run: RunContext, limit: int | None) -> list[np.ndarray]:
+    def _load(self, name: str, shown: str, list_dir: Path, run: RunContext, limit: int | None) -> list[np.ndarray]:
         """Every top's dataset of one HDF5 file (its first `limit` rows when given), as the run's float
         type (Caffe CHECKs equal row counts)."""
         h5py = self._h5py()
-        path = Context(base_dirs=list(run.base_dirs)).resolve(name) or (list_dir / name)
-        regular_file(self, path, "HDF5 file")
+        path = lookup(self, run.base_dirs, name) or (list_dir / name)
+        regular_file(self, path, "HDF5 file", shown)
         out, rows = [], set()
         try:
             with h5py.File(path, "r") as f:
                 for top in self.lp.top:
                     item = f.get(top)
-                    self.check(isinstance(item, h5py.Dataset), f"HDF5 file '{path.name}' has no dataset '{top}'")
-                    self.check(item.ndim >= 1, f"dataset '{top}' of '{path.name}' must have at least 1 axis")
+                    self.check(isinstance(item, h5py.Dataset), f"{shown} has no dataset '{top}'")
+                    self.check(item.ndim >= 1, f"dataset '{top}' of {shown} must have at least 1 axis")
                     rows.add(item.shape[0])
                     out.append(np.asarray(item[:limit] if limit else item[()], dtype=run.dtype))
-        except (OSError, TypeError, ValueError) as err:
-            raise self.fail(f"cannot read HDF5 file '{path.name}': {type(err).__name__}") from None
-        self.check(len(rows) == 1, f"the datasets of '{path.name}' have different row counts {sorted(rows)}")
-        self.check(out[0].shape[0] > 0, f"the datasets of '{path.name}' are empty")
+        except CaffecxError:
+            raise
+        except Exception as err:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError, ...
+            raise self.fail(f"cannot read {shown} ({type(err).__name__})") from None
+        self.check(len(rows) == 1, f"the datasets of {shown} have different row counts {sorted(rows)}")
+        self.check(out[0].shape[0] > 0, f"the datasets of {shown} are empty")
         return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import io
+import os
 import re
 import stat
 import struct
@@ -82,20 +83,35 @@ def strict_data(strict: bool = True) -> Iterator[None]:
         _STRICT.reset(token)
 
 
+def mean_blob(layer: Layer, path: Path) -> np.ndarray:
+    """A mean file (a binaryproto BlobProto) as an array: a regular file of bounded size, every read or
+    decode failure a located error naming the file, never its content."""
+    from caffecx.errors import CaffecxError
+    from caffecx.io.reader import blob_to_array, parse_binary
+    from caffecx.proto import caffe_pb2
+
+    data = read_file(layer, path, "mean file", limit=FILE_BYTES)
+    blob = caffe_pb2.BlobProto()
+    try:
+        parse_binary(data, blob, what="binaryproto")
+        return blob_to_array(blob)
+    except CaffecxError as err:
+        raise layer.fail(f"mean file '{path.name}': {err.message}") from None
+
+
 def _mean_file_shape(layer: Layer, ctx: Context) -> tuple[int, int, int] | None:
     """(C, H, W) of the transform's mean file when it is present and readable, else None."""
+    from caffecx.errors import CaffecxError
+
     tp = layer.lp.transform_param
     if not (layer.lp.HasField("transform_param") and tp.HasField("mean_file")):
         return None
-    path = ctx.resolve(tp.mean_file)
-    if path is None or not path.is_file():
-        return None
-    from caffecx.errors import CaffecxError
-    from caffecx.io.reader import read_blobproto
-
     try:
-        mean = read_blobproto(path)
+        path = lookup(layer, ctx.base_dirs, tp.mean_file)
+        mean = None if path is None else mean_blob(layer, path)
     except CaffecxError:
+        return None
+    if mean is None:
         return None
     dims = (1,) * (4 - mean.ndim) + tuple(mean.shape) if mean.ndim <= 4 else tuple(mean.shape)
     return (int(dims[1]), int(dims[2]), int(dims[3])) if len(dims) == 4 else None
@@ -236,10 +252,23 @@ def _png_has_trns(data: bytes) -> bool:
     return False
 
 
-def first_lmdb_value(path: Path) -> bytes | None:
-    """The first value of an LMDB environment, opened read-only without a lock file."""
+def lmdb_path(layer: Layer, path: Path, what: str = "LMDB") -> Path:
+    """`path` when it is an LMDB Caffe could open: a folder whose ``data.mdb`` is a regular file, or a
+    regular file (a single-file LMDB); FIFOs and devices are never opened."""
+    if path.is_dir():
+        regular_file(layer, path / "data.mdb", f"{what} file")
+    else:
+        regular_file(layer, path, what)
+    return path
+
+
+def first_lmdb_value(path: Path, layer: Layer | None = None) -> bytes | None:
+    """The first value of an LMDB environment, opened read-only without a lock file (with `layer`,
+    a FIFO, a device or a folder without a regular ``data.mdb`` is refused first)."""
     import lmdb
 
+    if layer is not None:
+        lmdb_path(layer, path)
     env = lmdb.open(str(path), readonly=True, lock=False, subdir=path.is_dir(), max_readers=1)
     try:
         with env.begin() as txn:
@@ -259,10 +288,22 @@ def datum_chw(layer: Layer, datum: Any) -> tuple[int, int, int]:
     return int(datum.channels), int(datum.height), int(datum.width)
 
 
+def lookup(layer: Layer, base_dirs: list[Path], source: str) -> Path | None:
+    """The first existing path for `source` among `base_dirs` (absolute as it is), else None; a name
+    no file can have (a NUL byte, too long) is a located error."""
+    if "\0" in source:
+        raise layer.fail("a data source name contains a NUL byte")
+    try:
+        return Context(base_dirs=list(base_dirs)).resolve(source)
+    except (OSError, ValueError) as err:
+        raise layer.fail(f"a data source name cannot be looked up ({getattr(err, 'strerror', None) or err})") \
+            from None
+
+
 def resolve(layer: Layer, ctx: Context, source: str) -> Path:
     if not source:
         raise absent(layer, "the data layer names no source")
-    path = ctx.resolve(source)
+    path = lookup(layer, ctx.base_dirs, source)
     if path is None:
         raise missing_source(layer, source)
     return path
@@ -271,15 +312,42 @@ def resolve(layer: Layer, ctx: Context, source: str) -> Path:
 # -- reading data for a forward pass -----------------------------------------------------------------
 # Caffe's image path runs through OpenCV: images decode to BGR (or gray) uint8, resize with
 # cv::resize's INTER_LINEAR, and the DataTransformer then crops, subtracts the mean and scales.
+# Sources are untrusted: only regular files are opened (non-blocking, so a FIFO swapped in after the
+# check cannot hang), reads are bounded, and no message quotes a file's content (`listed` shows a name
+# read from a list only when it looks like a file of the kind the list names).
 
-def regular_file(layer: Layer, path: Path, what: str) -> Path:
-    """`path` when it is a regular file (no devices, FIFOs or folders are opened), else a located error."""
+#: At most this much of an image is read for its header at set-up.
+HEAD_BYTES = 1 << 20
+#: A line of a list longer than this is refused (a list's lines are paths).
+LINE_BYTES = 1 << 16
+#: A whole file (a list, an image, an HDF5 list) larger than this is refused.
+FILE_BYTES = 1 << 30
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                  ".pgm", ".pbm", ".pnm", ".jp2", ".sr", ".ras", ".exr", ".hdr", ".pic")
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5", ".h5py")
+
+
+def listed(name: str, kind: str, line: int, source: str, suffixes: tuple[str, ...], unit: str = "on line") -> str:
+    """How a message names a file read from a list: ``image 'a.png'`` when the name looks like one
+    (printable, short, one of `suffixes`), else ``the image on line 3 of 'list.txt'`` (no content)."""
+    plausible = (0 < len(name) <= 255 and name.isprintable() and name.lower().endswith(suffixes)
+                 and name.encode("utf-8", "replace").decode("utf-8") == name)
+    return f"{kind} '{name}'" if plausible else f"the {kind} {unit} {line} of '{source}'"
+
+
+def regular_file(layer: Layer, path: Path, what: str, shown: str | None = None) -> Path:
+    """`path` when it is a regular file (no devices, FIFOs or folders are opened), else a located error.
+    `shown` replaces ``what 'path'`` in messages."""
+    name = shown or f"{what} '{path}'"
     try:
         mode = path.stat().st_mode
-    except OSError:
-        raise layer.fail(f"{what} '{path}' not found") from None
+    except (OSError, ValueError):
+        raise layer.fail(f"{name} not found") from None
     if not stat.S_ISREG(mode):
-        raise layer.fail(f"{what} '{path}' is not a regular file")
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file"
+        raise layer.fail(f"{name} is not a regular file ({kind})")
     return path
 
 
@@ -287,18 +355,65 @@ def find(layer: Layer, base_dirs: list[Path], source: str, what: str) -> Path:
     """`source` looked up in `base_dirs` (absolute paths as they are), or a located error."""
     if not source:
         raise layer.fail(f"the layer names no {what}")
-    path = Context(base_dirs=list(base_dirs)).resolve(source)
+    path = lookup(layer, base_dirs, source)
     if path is None:
         raise layer.fail(f"{what} '{source}' not found (looked in the cwd and the prototxt's folder)")
     return path
 
 
-def read_file(layer: Layer, path: Path, what: str) -> bytes:
-    regular_file(layer, path, what)
+@contextlib.contextmanager
+def open_regular(layer: Layer, path: Path, what: str, shown: str | None = None) -> Iterator[io.BufferedReader]:
+    """`path` opened for reading when it is a regular file: checked before opening, opened without
+    blocking and checked again on the open descriptor; OS errors become located errors."""
+    name = shown or f"{what} '{path}'"
+    regular_file(layer, path, what, shown)
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as err:
-        raise layer.fail(f"cannot read {what} '{path}': {err.strerror}") from None
+        raise layer.fail(f"cannot read {name}: {err.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise layer.fail(f"{name} is not a regular file")
+        fh = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        try:
+            yield fh
+        except OSError as err:
+            raise layer.fail(f"cannot read {name}: {err.strerror}") from None
+
+
+def read_head(layer: Layer, path: Path, what: str, limit: int, shown: str | None = None) -> bytes:
+    """At most the first `limit` bytes of a regular file."""
+    with open_regular(layer, path, what, shown) as fh:
+        return fh.read(limit)
+
+
+def read_file(layer: Layer, path: Path, what: str, shown: str | None = None, limit: int = FILE_BYTES) -> bytes:
+    """A whole regular file of at most `limit` bytes."""
+    with open_regular(layer, path, what, shown) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise layer.fail(f"{shown or f'{what} {path.name!r}'} is larger than {limit} bytes")
+    return data
+
+
+def first_lines(layer: Layer, path: Path, what: str, count: int) -> str:
+    """The first `count` lines of a regular text file (each at most `LINE_BYTES`), decoded as UTF-8
+    with undecodable bytes kept as surrogates (they name files as bytes)."""
+    lines = []
+    with open_regular(layer, path, what) as fh:
+        for k in range(count):
+            line = fh.readline(LINE_BYTES + 1)
+            if len(line) > LINE_BYTES:
+                raise layer.fail(f"line {k + 1} of {what} '{path.name}' is longer than {LINE_BYTES} bytes "
+                                 "(not a list of file names)")
+            if not line:
+                break
+            lines.append(line)
+    return b"".join(lines).decode("utf-8", errors="surrogateescape")
 
 
 def lmdb_values(layer: Layer, path: Path, count: int, skip: int = 0) -> list[bytes]:
@@ -306,8 +421,7 @@ def lmdb_values(layer: Layer, path: Path, count: int, skip: int = 0) -> list[byt
     record as Caffe's cursor does; opened read-only without a lock file. A folder or a single-file LMDB."""
     import lmdb
 
-    if not path.is_dir():
-        regular_file(layer, path, "LMDB")
+    lmdb_path(layer, path)
     try:
         env = lmdb.open(str(path), readonly=True, lock=False, subdir=path.is_dir(), max_readers=1)
     except lmdb.Error as err:
@@ -417,14 +531,7 @@ class Transformer:
             self.mean = self._mean_file(find(layer, base_dirs, tp.mean_file, "mean file"))
 
     def _mean_file(self, path: Path) -> np.ndarray:
-        from caffecx.errors import CaffecxError
-        from caffecx.io.reader import read_blobproto
-
-        regular_file(self.layer, path, "mean file")
-        try:
-            mean = read_blobproto(path)
-        except CaffecxError as err:
-            raise self.layer.fail(f"mean file '{path.name}': {err.message}") from None
+        mean = mean_blob(self.layer, path)
         dims = (1,) * (4 - mean.ndim) + mean.shape if mean.ndim <= 4 else mean.shape
         self.layer.check(len(dims) == 4, f"mean file '{path.name}' is not a 4-axis blob ({list(mean.shape)})")
         return np.asarray(mean, dtype=np.float32).reshape(dims)[0]
