@@ -214,7 +214,7 @@ def compare_before_cut(net_log: NetLog, result: Analysis, label: str) -> tuple[l
         if rec.name in ours:
             kept.append(rec)
             offsets[rec.name] = offset
-        elif rec.type == "Split":
+        elif _is_split(rec.type):
             offset += (rec.memory_bytes or before) - before
         else:
             stop = k
@@ -288,15 +288,22 @@ def compare(net_log: NetLog, result: Analysis, label: str, layers: list[LayerRec
                       else "match" if mine.memory_bytes == rec.memory_bytes else "mismatch")
             rows.append(CheckRow(label, rec.name, "memory_bytes", rec.memory_bytes, mine.memory_bytes, status,
                                  rec.memory_line))
+    if not partial:
+        rows += _never_created(net_log, layers, result, seen, legacy, label)
+    return rows
+
+
+def _never_created(net_log: NetLog, layers: list[LayerRecord], result: Analysis, seen: set[int], legacy: bool,
+                   label: str) -> list[CheckRow]:
+    """The net's layers a finished set-up never created (a log excerpt is checked on what it shows)."""
+    ours = result.layers
     # 2014's Caffe had no Input layer (net inputs were not layers): an upgraded `input:` is not logged
     expected = [i for i, s in enumerate(ours) if not (legacy and not _logged_by_2014(s.type))]
-    whole = (net_log.done and not partial and bool(expected) and bool(layers)
-             and layers[0].name == ours[expected[0]].name)
-    if whole or not layers:  # a log excerpt (a documentation page) is checked on what it shows
-        for i in expected:
-            if i not in seen:
-                rows.append(CheckRow(label, ours[i].name, "layer", None, ours[i].name, "mismatch", None))
-    return rows
+    whole = net_log.done and bool(expected) and bool(layers) and layers[0].name == ours[expected[0]].name
+    if not (whole or not layers):
+        return []
+    return [CheckRow(label, ours[i].name, "layer", None, ours[i].name, "mismatch", None) for i in expected
+            if i not in seen]
 
 
 def _folded_into(net_log: NetLog, k: int, result: Analysis) -> str | None:
@@ -316,6 +323,12 @@ def _folded_into(net_log: NetLog, k: int, result: Analysis) -> str | None:
     if not pad or not any(pad):
         return None
     return f"folded into '{mine.name}' (pad {' '.join(map(str, pad))})"
+
+
+def _is_split(type_name: str | None) -> bool:
+    """A split Caffe inserts for a blob read more than once (its tops share the bottom's data)."""
+    cls = None if type_name is None else layer_class(type_name)
+    return cls is not None and cls.shares_bottom_data
 
 
 def _is_source(type_name: str) -> bool:

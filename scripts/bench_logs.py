@@ -158,6 +158,10 @@ def whole_process(full: Path, runs: int) -> tuple[list[float], list[float]]:
     ours = min((run(WHOLE, sys.executable, "-m", "caffecx", "log", str(full), "--format", "json")
                 for _ in range(runs)), key=lambda r: r[0])
     naive = run(WHOLE, sys.executable, "-c", PEER, str(full), "json")
+    size = full.stat().st_size / 1e6
+    print(f"\nwhole process, output to /dev/null {'seconds':>8s} {'MB/s':>7s} {'peak RSS MB':>11s} {'x naive':>8s}")
+    for name, r in (("caffecx log FULL --format json", ours), ("naive per-line regex parser -> JSON", naive)):
+        print(f"{name:36s} {r[0]:8.2f} {size / r[0]:7.1f} {r[2] / 1e6:11.0f} {naive[0] / r[0]:8.2f}")
     return ours, naive
 
 
@@ -194,9 +198,6 @@ def main() -> None:
             print(f"{name:50s} {r[0]:8.2f} {mb / r[0]:7.1f} {int(r[1]):8d} {r[2] / 1e6:11.0f} "
                   f"{(mb / r[0]) / (size / peer[0]):7.2f}")
         ours, naive = whole_process(full, args.runs)
-        print(f"\nwhole process, output to /dev/null {'seconds':>8s} {'MB/s':>7s} {'peak RSS MB':>11s} {'x naive':>8s}")
-        for name, r in (("caffecx log FULL --format json", ours), ("naive per-line regex parser -> JSON", naive)):
-            print(f"{name:36s} {r[0]:8.2f} {size / r[0]:7.1f} {r[2] / 1e6:11.0f} {naive[0] / r[0]:8.2f}")
         print("\nmemory with the file size: parse_log(workers=1) keeps every table (they grow with the rows);")
         print("iter_events streams the same facts and keeps none (the parser's working set alone)")
         print(f"{'file MB':>8s} {'parse_log peak RSS MB':>22s} {'its tables MB':>14s} "
