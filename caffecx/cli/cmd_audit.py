@@ -7,6 +7,8 @@ import argparse
 import sys
 from collections import Counter
 
+from caffecx.errors import CaffecxError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="audit a folder of prototxts/caffemodels/logs: CSV + HTML index + reports",
@@ -30,7 +32,11 @@ def _progress(done: int, total: int, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from caffecx.report.audit_index import write_audit
+    from caffecx.report.write import check_report_folder
 
+    check_report_folder(args.out, "audit folder")  # before walking DIR
+    if args.workers < 1:
+        raise CaffecxError(f"--workers must be at least 1, not {args.workers}")
     out, rows = write_audit(args.dir, args.out, reports=not args.no_reports, workers=args.workers,
                             progress=_progress)
     counts = Counter(r["status"] for r in rows)

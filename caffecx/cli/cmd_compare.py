@@ -10,7 +10,10 @@ from pathlib import Path
 from caffecx.analysis import Analysis, analyze
 from caffecx.cli.cmd_analyze import add_strict_data, input_shapes
 from caffecx.errors import CaffecxError
+from caffecx.io.outputs import check_target, write_outputs
 from caffecx.tables import render_markdown, render_text
+
+PLOT_SUFFIXES = (".png", ".svg")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=N,C,H,W")
     add_strict_data(p)
     p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
-    p.add_argument("--plot", metavar="PNG", help="MACs and params per stage, A and B side by side")
+    p.add_argument("--plot", metavar="PNG", help="MACs and params per stage, A and B side by side (.png or .svg)")
     p.set_defaults(func=run)
 
 
@@ -42,18 +45,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch is not None and args.batch <= 0:
         raise CaffecxError("--batch must be a positive integer")
+    if args.plot is not None:
+        check_target(args.plot, suffixes=PLOT_SUFFIXES, what="plot")  # before any work
     a, b = _analysis(args.a, args), _analysis(args.b, args)
     names = (Path(args.a).stem, Path(args.b).stem)
     if names[0] == names[1]:
         names = (f"A: {names[0]}", f"B: {names[1]}")
     c = compare_nets(a, b, *names)
-    if args.plot:
-        from caffecx.io.writer import write_atomic
+    if args.plot is not None:
         from caffecx.report.figures import figure_bytes, style
 
         with style():
-            data = figure_bytes(comparison_figure(c), Path(args.plot).suffix.lstrip(".").lower() or "png")
-        write_atomic(Path(args.plot), data)
+            data = figure_bytes(comparison_figure(c), Path(args.plot).suffix.lstrip(".").lower())
+        write_outputs({args.plot: data})
         print(f"wrote {args.plot}", file=sys.stderr)
     if args.format == "json":
         json.dump(c.to_json(), sys.stdout, indent=1)

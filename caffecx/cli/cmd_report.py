@@ -53,7 +53,9 @@ def _machine(path: str | None) -> Machine | None:
 def run(args: argparse.Namespace) -> int:
     from caffecx.report import build_report, write_report
     from caffecx.report.model import Options
+    from caffecx.report.write import check_report_folder
 
+    check_report_folder(args.out)  # before any work: a file there, a folder that cannot be made
     if args.batch is not None and args.batch <= 0:
         raise CaffecxError("--batch must be a positive integer")
     opts = Options(phase=args.phase, stages=args.stage, level=args.level, batch=args.batch,

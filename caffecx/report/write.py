@@ -1,5 +1,8 @@
 """Writing a report folder whole or not at all: files go to a temp folder beside the target, which is
-moved into place only when everything was written."""
+moved into place only when everything was written. The target is checked first (`check_report_folder`,
+`caffecx.io.outputs.check_folder`): a file where the folder is wanted, a folder that cannot be written
+or made are located errors before any work. On any failure the temp folder and every folder made for it
+are removed, so a failing report leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -11,31 +14,75 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from caffecx.errors import CaffecxError
+from caffecx.io.outputs import check_folder
 from caffecx.report.model import Report
+
+
+def check_report_folder(out_dir: str | os.PathLike[str], what: str = "report folder") -> Path:
+    """`out_dir` as an absolute path when it can be written whole: not a file, not the current folder
+    or a root, its parent writable (or makeable). Nothing is created; raises a located `CaffecxError`."""
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"a {what} must be a path, not {type(out_dir).__name__}")
+    name = os.fspath(out_dir)
+    check_folder(name, make=True, what=what)
+    out = Path(os.path.abspath(name))
+    if Path(name).name in ("", ".", "..") or out.parent == out or out == Path.cwd():
+        raise CaffecxError(f"names the current folder or a root, not a {what} to replace whole", path=name)
+    check_folder(out.parent, make=True, what=f"parent of the {what}")
+    return out
+
+
+def _outermost_missing(folder: Path) -> Path | None:
+    missing = None
+    while not folder.exists() and folder.parent != folder:
+        missing, folder = folder, folder.parent
+    return missing
 
 
 @contextmanager
 def staged_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temp folder beside `out_dir` to fill; on success it replaces `out_dir`, on failure it is removed."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise CaffecxError("exists and is not a folder", path=str(out))
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    """A temp folder beside `out_dir` to fill; on success it replaces `out_dir`, on failure it is removed
+    with every folder made for it."""
+    out = check_report_folder(out_dir)
+    made = _outermost_missing(out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as err:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise CaffecxError(f"cannot write in this folder ({err.strerror})", path=str(out.parent)) from None
     try:
         yield tmp
         tmp.chmod(0o755)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
-            os.replace(out, old / "dir")
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
         raise
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Move the filled `tmp` to `out`, replacing an earlier folder (put back when the move fails)."""
+    old = None
+    try:
+        if out.exists() or out.is_symlink():
+            if not out.is_dir():
+                raise CaffecxError("is a file, not a folder (wanted as the report folder)", path=str(out))
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.replace(out, old / "dir")
+        os.replace(tmp, out)
+    except OSError as err:
+        if old is not None and (old / "dir").exists() and not out.exists():
+            try:
+                os.replace(old / "dir", out)
+            except OSError:
+                old = None  # keep the earlier folder where it is rather than lose it
+        raise CaffecxError(f"cannot write ({err.strerror})", path=str(out)) from None
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def write_files(folder: Path, files: dict[str, bytes]) -> None:
