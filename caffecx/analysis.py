@@ -25,7 +25,9 @@ Conventions (stated once, used everywhere):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import numbers
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from caffecx.layers.base import count
 from caffecx.plan import Plan, PlannedLayer, plan_net
 
 BYTES_PER_ELEMENT = 4  # Caffe's log counts sizeof(float)
+INT32_MAX = 2**31 - 1
 
 
 @dataclass
@@ -235,6 +238,8 @@ def _records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
 
 def parse_shape(text: str) -> Shape:
     """``"1,3,224,224"`` → (1, 3, 224, 224) (also accepts x or space separators)."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_shape() takes a str like '1,3,224,224', not {type(text).__name__}")
     parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
     try:
         shape = tuple(int(p) for p in parts)
@@ -300,8 +305,9 @@ def analyze(
     if isinstance(net, Plan):
         plan = net
     elif isinstance(net, Net):
+        batch, input_shapes, base_dirs = _checked_arguments(batch, input_shapes, base_dirs)
         plan = plan_net(net, batch=batch, input_shapes=input_shapes, base_dirs=base_dirs,
-                        stop_on_error=stop_on_error)
+                        stop_on_error=bool(stop_on_error))
     else:
         raise TypeError(f"analyze() takes a Net or a Plan (from caffecx.graph.load_net), not {type(net).__name__}")
     fields: dict[str, ReceptiveField | None] = {}
@@ -332,6 +338,52 @@ def analyze(
             row.compute_param_ratio = row.macs / plan.batch / row.weights
     assumed = [dict(a) for a in plan.context.assumed]
     return Analysis(plan.net, rows, plan.blob_shapes, plan.batch, unknown, plan.error, assumed)
+
+
+def _checked_arguments(batch: Any, input_shapes: Any, base_dirs: Any
+                       ) -> tuple[int | None, dict[str, Shape] | None, list[Path] | None]:
+    """`analyze`'s keyword arguments checked: a TypeError with a plain message for a wrong type, a
+    `CaffecxError` for a value Caffe refuses (a batch below 1 or beyond int32)."""
+    if batch is not None:
+        if isinstance(batch, bool) or not isinstance(batch, numbers.Integral):
+            raise TypeError(f"analyze(batch=...) takes an int, not {type(batch).__name__}")
+        if not 0 < int(batch) <= INT32_MAX:
+            raise CaffecxError(f"batch must be a positive int32 (1 to {INT32_MAX}), not {int(batch)}")
+        batch = int(batch)
+    if input_shapes is not None:
+        if not isinstance(input_shapes, Mapping):
+            raise TypeError("analyze(input_shapes=...) takes a dict {top name: (N, C, H, W)}, "
+                            f"not {type(input_shapes).__name__}")
+        input_shapes = {_top_name(k): _shape_of(k, v) for k, v in input_shapes.items()}
+    if base_dirs is not None:
+        if isinstance(base_dirs, (str, bytes, os.PathLike)) or not isinstance(base_dirs, Iterable):
+            raise TypeError("analyze(base_dirs=...) takes a list of folders, not "
+                            f"{type(base_dirs).__name__}")
+        base_dirs = [_folder(d) for d in base_dirs]
+    return batch, input_shapes, base_dirs
+
+
+def _top_name(key: Any) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"analyze(input_shapes=...) keys are top names (str), not {type(key).__name__}")
+    return key
+
+
+def _shape_of(key: str, value: Any) -> Shape:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"input_shapes[{key!r}] must be a sequence of ints like (1, 3, 224, 224), "
+                        f"not {type(value).__name__}")
+    dims = list(value)
+    if any(isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in dims):
+        raise TypeError(f"input_shapes[{key!r}] must hold ints, not "
+                        f"{', '.join(sorted({type(d).__name__ for d in dims}))}")
+    return tuple(int(d) for d in dims)
+
+
+def _folder(item: Any) -> Path:
+    if not isinstance(item, (str, os.PathLike)):
+        raise TypeError(f"analyze(base_dirs=...) holds folders (str or Path), not {type(item).__name__}")
+    return Path(item)
 
 
 def _downsamples(planned: PlannedLayer) -> bool:

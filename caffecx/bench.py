@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from caffecx.analysis import analyze
+from caffecx.errors import CaffecxError
 from caffecx.plan import Plan
 from caffecx.runtime import Executor, build_executor
 
@@ -51,8 +52,12 @@ def random_inputs(executor: Executor, seed: int = 0) -> dict[str, np.ndarray]:
 def bench_plan(plan: Plan, *, iterations: int = 10, dtype: Any = np.float32, seed: int = 0,
                progress: Callable[[int, int], None] | None = None) -> BenchResult:
     """Time `iterations` forward passes of `plan` (see the module docstring)."""
+    if not isinstance(plan, Plan):
+        raise TypeError(f"bench_plan() takes a Plan (caffecx.plan.plan_net), not {type(plan).__name__}")
+    if isinstance(iterations, bool) or not isinstance(iterations, int):
+        raise TypeError(f"bench_plan(iterations=...) takes an int, not {type(iterations).__name__}")
     if iterations < 1:
-        raise ValueError("iterations must be at least 1")
+        raise CaffecxError(f"iterations must be at least 1, not {iterations}")
     executor = build_executor(plan, dtype=dtype, seed=seed)
     feeds = random_inputs(executor, seed)
     executor.forward(feeds)  # warm-up: caches, lazily built data readers

@@ -55,6 +55,9 @@ def _scopes(result: Analysis) -> dict[str, dict[str, Any]]:
 
 def compare_nets(a: Analysis, b: Analysis, a_name: str = "A", b_name: str = "B") -> Comparison:
     """Totals and per-stage measures of `a` and `b`, with b / a where both are numbers and a is not 0."""
+    for arg in (a, b):
+        if not isinstance(arg, Analysis):
+            raise TypeError(f"compare_nets() takes two Analysis (caffecx.analysis.analyze), not {type(arg).__name__}")
     sa, sb = _scopes(a), _scopes(b)
     rows = []
     for scope in list(dict.fromkeys([*sa, *sb])):

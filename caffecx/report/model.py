@@ -86,6 +86,8 @@ def _io_rows(result: Analysis) -> tuple[list[dict[str, Any]], list[dict[str, Any
 def build_report(net: str | os.PathLike[str] | None = None, *, weights: str | os.PathLike[str] | None = None,
                  log: str | os.PathLike[str] | None = None, options: Options | None = None) -> Report:
     """The report of `net` (default: the bundled LeNet with its real training log)."""
+    if options is not None and not isinstance(options, Options):
+        raise TypeError(f"build_report(options=...) takes a caffecx.report.model.Options, not {type(options).__name__}")
     opts = options or Options()
     if net is None:
         net, log = DEFAULT_NET, log if log is not None else DEFAULT_LOG

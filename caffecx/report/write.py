@@ -113,4 +113,7 @@ def report_files(report: Report) -> dict[str, bytes]:
 
 def write_report(report: Report, out_dir: str | os.PathLike[str]) -> Path:
     """Write ``report.md``, ``report.html`` and the figures into `out_dir` (whole or not at all)."""
+    if not isinstance(report, Report):
+        raise TypeError(f"write_report() takes a Report (caffecx.report.build_report), not {type(report).__name__}")
+    check_report_folder(out_dir)
     return write_folder(report_files(report), out_dir)
