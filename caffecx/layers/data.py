@@ -259,19 +259,33 @@ class ImageData(_Source):
         new_height x new_width when given."""
         p = self.lp.image_data_param
         listing = find(self, run.base_dirs, p.source, "image list")
-        lines = image_list(read_file(self, listing, "image list").decode("utf-8", errors="surrogateescape"))
-        self.check(bool(lines), f"File is empty: {p.source}")
-        if p.shuffle:
-            lines = [lines[i] for i in run.rng.permutation(len(lines))]
-        start = int(run.rng.integers(p.rand_skip)) if p.rand_skip else 0
-        self.check(start < len(lines), "Not enough points to skip")
+        numbered, start = self._listed(p, listing, n, run)
         items, labels = [], []
         for k in range(self.consumed, self.consumed + n):
-            line = (start + k) % len(lines)
-            name, label = lines[line]
-            items.append(self._image(p, name, line + 1, listing.parent, run.base_dirs))
+            line, (name, label) = numbered[(start + k) % len(numbered)]
+            items.append(self._image(p, name, line, listing.parent, run.base_dirs))
             labels.append(float(label))
         return items, labels
+
+    def _listed(self, p: Any, listing: Path, n: int, run: RunContext) -> tuple[list[tuple[int, tuple[str, int]]], int]:
+        """The list's (line number, (name, label)) entries in reading order and the rand_skip start.
+        Shuffled, the whole list is read (bounded); else only the lines this batch reaches."""
+        def skip() -> int:
+            return int(run.rng.integers(p.rand_skip)) if p.rand_skip else 0
+
+        if p.shuffle:
+            text = read_file(self, listing, "image list").decode("utf-8", errors="surrogateescape")
+            numbered = list(enumerate(image_list(text), 1))
+            self.check(bool(numbered), f"File is empty: {p.source}")
+            numbered = [numbered[i] for i in run.rng.permutation(len(numbered))]
+            start = skip()
+        else:
+            start = skip()
+            text = first_lines(self, listing, "image list", start + self.consumed + n)
+            numbered = list(enumerate(image_list(text), 1))
+            self.check(bool(numbered), f"File is empty: {p.source}")
+        self.check(start < len(numbered), "Not enough points to skip")
+        return numbered, start
 
     def _image(self, p: Any, name: str, line: int, list_dir: Path, base_dirs: list[Path]) -> np.ndarray:
         source = p.root_folder + name

@@ -242,3 +242,18 @@ def test_lmdb_records_that_are_not_datums_are_located(tmp_path) -> None:
     net.write_text(lmdb_net(tmp_path / "db2"))
     with pytest.raises(CaffecxError):
         load_net(net).forward()
+
+
+def test_a_forward_reads_only_the_lines_its_batch_reaches(tmp_path) -> None:
+    (tmp_path / "a.png").write_bytes(png(6, 5))
+    (tmp_path / "list.txt").write_bytes(b"a.png 1\na.png 2\n" + b"x" * (1 << 20) + b"\n")
+    net = tmp_path / "net.prototxt"
+    net.write_text(image_net(tmp_path / "list.txt"))
+    out = load_net(net).forward()
+    assert out["label"].tolist() == [1, 2] and out["data"].shape == (2, 3, 5, 6)
+    net.write_text(image_net(tmp_path / "list.txt").replace("batch_size: 2", "batch_size: 3"))
+    with pytest.raises(ShapeError, match="line 3 of image list 'list.txt' is longer than"):
+        load_net(net).forward()
+    (tmp_path / "short.txt").write_text("a.png 4\n")  # fewer lines than the batch: wraps as Caffe does
+    net.write_text(image_net(tmp_path / "short.txt"))
+    assert load_net(net).forward()["label"].tolist() == [4, 4]
