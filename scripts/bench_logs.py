@@ -89,8 +89,8 @@ with open(sys.argv[1], errors="replace") as f:
 dt = time.perf_counter() - t0
 if len(sys.argv) > 2 and sys.argv[2] == "json":  # the naive whole process: its rows as JSON on stdout
     import json
-    json.dump({"train": train + ([train_row] if train_row else []), "test": test + ([test_row] if test_row else [])},
-              sys.stdout)
+    sys.stdout.write(json.dumps({"train": train + ([train_row] if train_row else []),  # (json's C encoder)
+                                 "test": test + ([test_row] if test_row else [])}))
 else:
     print(dt, len(train) + len(test), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 '''
