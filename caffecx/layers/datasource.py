@@ -284,6 +284,8 @@ def datum_chw(layer: Layer, datum: Any) -> tuple[int, int, int]:
         size = image_size(bytes(datum.data))
         if size is None:
             raise layer.fail("the first Datum holds an encoded image of an unknown format")
+        layer.check(size[1] > 0 and size[2] > 0,
+                    f"the first Datum's image header gives a {size[1]}x{size[2]} image (no pixels)")
         return size
     return int(datum.channels), int(datum.height), int(datum.width)
 
