@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-import onnx
+from typing import TYPE_CHECKING
 
 from caffecx.cli.cmd_analyze import add_net_arguments, input_shapes
 from caffecx.cli.cmd_init import _same_file
 from caffecx.errors import CaffecxError
-from caffecx.export import DEFAULT_OPSET, export_onnx, write_onnx
 from caffecx.graph import load_net
 from caffecx.plan import plan_net
+
+if TYPE_CHECKING:
+    import onnx
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         if action.dest == "weights":
             action.help = ".caffemodel (default: the fillers' values, drawn with --seed)"
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    p.add_argument("--opset", type=int, default=None,
+                   help="ONNX opset (default: caffecx.export.DEFAULT_OPSET, 18 today; 13 and up)")
     p.add_argument("--dynamic-batch", action="store_true", help="make the first axis of inputs and outputs symbolic")
     p.add_argument("--output-blob", action="append", default=[], metavar="BLOB", dest="output_blobs",
                    help="a graph output (repeatable; default: the net's outputs); layers no output needs are "
@@ -41,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from caffecx.export import DEFAULT_OPSET, export_onnx, write_onnx  # onnx loads in 0.6 s: only here
+
+    if args.opset is None:
+        args.opset = DEFAULT_OPSET
     if args.batch is not None and args.batch <= 0:
         raise CaffecxError("--batch must be a positive integer")
     if _same_file(args.output, args.net) or (args.weights and _same_file(args.output, args.weights)):
