@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from caffecx.errors import CaffecxError
+from caffecx.io.outputs import Outputs, check_folder, check_target
 from caffecx.logs import CaffeLog, parse_log
 from caffecx.logs.formats import write_json, write_jsonl
 from caffecx.logs.tables import write_frame_csv
@@ -46,19 +48,56 @@ def _load(paths: list[str], workers: int | None) -> list[CaffeLog]:
     return logs
 
 
-def run(args: argparse.Namespace) -> int:
-    logs = _load(args.logs, args.workers)
-    for log in logs:
-        if log.glog_lines == 0:
-            print(f"warning: {log.path}: no glog line found (not a Caffe log?)", file=sys.stderr)
-    if args.csv:
-        for log in logs:
-            for path in log.write_csv(args.csv):
-                print(f"wrote {path}", file=sys.stderr)
-    if args.plot:
-        from caffecx.logs.plot import plot_logs
+def csv_names(paths: list[str]) -> list[str]:
+    """The base name of each log's ``--csv`` tables (``<base>.train``, ``<base>.test``): its file name;
+    logs sharing a file name (``a/x.log``, ``b/x.log``) are told apart by their folder's name
+    (``a__x.log``, ``b__x.log``), and when that is shared too by their place among the logs given
+    (``1__x.log``, ``2__x.log``, counting from 1)."""
+    names = [Path(p).name or "caffe.log" for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    parents = [Path(os.path.abspath(p)).parent.name or "root" for p in paths]
+    out = []
+    for i, name in enumerate(names):
+        if names.count(name) == 1:
+            out.append(name)
+            continue
+        twins = [parents[k] for k, other in enumerate(names) if other == name]
+        out.append(f"{parents[i]}__{name}" if twins.count(parents[i]) == 1 else f"{i + 1}__{name}")
+    return out
 
-        print(f"wrote {plot_logs(logs, args.plot)}", file=sys.stderr)
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output target checked before any log is read: a located `CaffecxError`, nothing made."""
+    if args.csv is not None:
+        check_folder(args.csv, what="--csv folder")
+    if args.plot is not None:
+        from caffecx.logs.plot import PLOT_SUFFIXES
+
+        check_target(args.plot, suffixes=PLOT_SUFFIXES, make_parents=True, what="--plot file")
+
+
+def _write_outputs(args: argparse.Namespace, logs: list[CaffeLog]) -> list[Path]:
+    """The ``--csv`` tables and the ``--plot`` figure, all or nothing (`caffecx.io.outputs`)."""
+    with Outputs() as out:
+        if args.csv is not None:
+            for log, base in zip(logs, csv_names(args.logs), strict=True):
+                for name, data in log.csv_tables(base).items():
+                    out.add(Path(args.csv) / name, data, make_parents=True, what="--csv table")
+        if args.plot is not None:
+            from caffecx.logs.plot import PLOT_SUFFIXES, curves_figure, figure_file
+
+            target = Path(args.plot)
+            data = figure_file(curves_figure(logs), target.suffix)
+            out.add(target, data, suffixes=PLOT_SUFFIXES, make_parents=True, what="--plot file")
+    return out.commit()
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    logs = _load(args.logs, args.workers)
+    for path in _write_outputs(args, logs):
+        print(f"wrote {path}", file=sys.stderr)
     fmt = args.format or ("table" if not (args.csv or args.plot) else None)
     out = sys.stdout
     if fmt == "json":
@@ -147,4 +186,4 @@ def summary_text(log: CaffeLog, rows: int = 10) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["register", "run", "summary_text"]
+__all__ = ["csv_names", "register", "run", "summary_text"]

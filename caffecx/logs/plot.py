@@ -31,25 +31,61 @@ def _label(log: CaffeLog, i: int, labels: Sequence[str] | None) -> str:
     return Path(log.path).name if log.path else f"log {i}"
 
 
+#: The suffixes `plot_logs` writes (matplotlib's formats that need nothing beyond matplotlib itself).
+PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".eps", ".ps")
+
+#: At most this many points are drawn per curve (`decimate` keeps each bucket's min and max).
+MAX_POINTS = 4000
+
+
 def plot_logs(logs: Sequence[CaffeLog], path: str | Path, labels: Sequence[str] | None = None,
               dpi: int = 100) -> Path:
-    """Draw the curves of ``logs`` and save them as ``path`` (PNG, or any format matplotlib knows by
-    the suffix), written whole or not at all. Returns the path written."""
+    """Draw the curves of ``logs`` and save them as ``path`` (its suffix one of `PLOT_SUFFIXES`),
+    written whole or not at all. The target is checked before anything is drawn: an unknown suffix
+    or a folder that cannot be written is a located `CaffecxError`. Returns the path written."""
+    from caffecx.io.outputs import check_target, write_outputs
+
+    out = check_target(path, suffixes=PLOT_SUFFIXES, make_parents=True, what="plot")
+    data = figure_file(curves_figure(logs, labels, dpi), out.suffix)
+    write_outputs({out: data}, make_parents=True)
+    return out
+
+
+def figure_file(fig: Figure, suffix: str) -> bytes:
+    """The bytes of ``fig`` saved in the format of ``suffix`` (``.png``, ``.svg``, ...), reproducibly
+    (no date in SVG/PDF, a fixed SVG id salt)."""
     import io
 
     import matplotlib
 
-    from caffecx.io.writer import write_atomic
-
-    fig = curves_figure(logs, labels, dpi)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    fmt = suffix.lstrip(".").lower() or "png"
     buf = io.BytesIO()
-    fmt = out.suffix.lstrip(".").lower() or "png"
     with matplotlib.rc_context({"svg.hashsalt": "caffecx"}):
         fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt in ("svg", "pdf") else None)
-    write_atomic(out, buf.getvalue())
-    return out
+    return buf.getvalue()
+
+
+def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most about ``max_points`` of the points ``(x, y)``, in their order: the points are cut into
+    ``(max_points - 2) // 2`` buckets of consecutive points and each bucket keeps its lowest and highest
+    ``y`` (so a spike of one point stays), plus the first and last point. Shorter curves are returned
+    as they are."""
+    n = len(y)
+    if n <= max_points:
+        return x, y
+    buckets = max(1, (max_points - 2) // 2)  # 2 points per bucket + the first and last: <= max_points
+    size = -(-n // buckets)  # ceil
+    full = n // size
+    keep = [np.array([0, n - 1])]
+    if full:
+        block = y[:full * size].reshape(full, size)
+        base = np.arange(full) * size
+        keep += [base + np.argmin(block, axis=1), base + np.argmax(block, axis=1)]
+    if full * size < n:
+        tail = y[full * size:]
+        keep.append(full * size + np.array([np.argmin(tail), np.argmax(tail)]))
+    idx = np.unique(np.concatenate(keep))
+    return x[idx], y[idx]
 
 
 def test_outputs(logs: Sequence[CaffeLog]) -> list[str]:
@@ -117,7 +153,7 @@ def _train_curves(column: Any, log: CaffeLog, xcol: str, scale: float, colors: l
     if not len(tr):
         return
     for ax, ycol, color in ((column[0], "loss", colors[0]), (column[-1], "lr", colors[-1])):
-        x, y = _xy(tr, xcol, ycol, scale)
+        x, y = decimate(*_xy(tr, xcol, ycol, scale))
         if len(x):
             ax.plot(x, y, color=color, lw=1)
 
@@ -133,7 +169,7 @@ def _test_curves(column: Any, log: CaffeLog, outputs: list[str], xcol: str, scal
         if out not in te:
             continue
         for j, net in enumerate(kinds):
-            x, y = _xy(te, xcol, out, scale, nets == net)
+            x, y = decimate(*_xy(te, xcol, out, scale, nets == net))
             if len(x):
                 label = f"test net #{int(net)}" if len(kinds) > 1 and net >= 0 else None
                 column[k].plot(x, y, _STYLES[j % len(_STYLES)], color=colors[k], lw=1.2, marker=".", ms=4,

@@ -102,6 +102,8 @@ def _chunks(source: Source) -> tuple[Iterator[bytes], str | None]:
     def read_lines() -> Iterator[bytes]:
         buf = io.BytesIO()
         for line in source:  # type: ignore[union-attr]
+            if not isinstance(line, (str, bytes, bytearray, memoryview)):
+                raise TypeError(f"parse_log's lines must be str or bytes, not {type(line).__name__}")
             b = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else bytes(line)
             buf.write(b)
             if not b.endswith(b"\n"):
@@ -275,21 +277,68 @@ def merge_parsers(a: LogParser, b: LogParser) -> None:
         a.builders, a.pending_net, a.block = b.builders, b.pending_net, b.block
 
 
-def parse_log(source: Source, *, path: str | None = None, workers: int | None = None) -> CaffeLog:
+def parse_log(source: Source, *, path: str | None = None, workers: int | None = None,
+              require_glog: bool = True) -> CaffeLog:
     """Parse one Caffe log (a path, bytes, a file object or an iterable of lines) into a `CaffeLog`.
 
     A file of 32 MB or more is cut at display lines into ``workers`` parts (default: the CPUs
     available, at most 4) parsed in parallel processes and merged; ``workers=1`` parses it in-process.
-    Raises `CaffecxError` only for a missing/unreadable file or a directory; any content parses
-    (lines that are not Caffe's are skipped).
+    Raises `CaffecxError` for a missing/unreadable file or a directory, and (with ``require_glog``,
+    the default) for content that is not a Caffe log: binary data or text without a single glog line
+    (``I1203 10:00:00.000000  123 file.cpp:45] ...``). Otherwise any content parses (lines that are not
+    Caffe's are skipped). A `TypeError` names an argument of the wrong type.
     """
+    _check_types(source, path, workers)
     was = gc.isenabled()
     gc.disable()  # the parse makes many objects and no garbage cycles: the cyclic GC would only slow it
     try:        # down (unpickling a worker's layer records took twice as long with it)
-        return _parse_log(source, path, workers)
+        log = _parse_log(source, path, workers)
     finally:
         if was:
             gc.enable()
+    if require_glog and log.glog_lines == 0:
+        raise _not_a_log(source, log)
+    return log
+
+
+def _check_types(source: object, path: object, workers: object) -> None:
+    """A plain `TypeError` for an argument `parse_log` cannot take (not an error from deep inside)."""
+    readable = isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(source, "read")
+    if not readable and (not isinstance(source, Iterable) or isinstance(source, dict)):
+        raise TypeError("parse_log expects a path, bytes, a file object or an iterable of lines, not "
+                        f"{type(source).__name__}")
+    if isinstance(source, str) and "\0" in source:
+        raise CaffecxError("the log file name contains a NUL byte", path=source.replace("\0", "\\0"))
+    if path is not None and not isinstance(path, str):
+        raise TypeError(f"parse_log's path must be a str (the name to show), not {type(path).__name__}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise TypeError(f"parse_log's workers must be an int, not {type(workers).__name__}")
+
+
+def _head(source: Source) -> bytes:
+    """The first 4 KB of a path or bytes source (empty for other sources)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[:4096])
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as f:
+                return f.read(4096)
+        except OSError:
+            return b""
+    return b""
+
+
+def _not_a_log(source: Source, log: CaffeLog) -> CaffecxError:
+    head = _head(source)
+    controls = sum(b < 9 or 13 < b < 32 for b in head)
+    if b"\0" in head or controls > len(head) // 20:
+        what = "binary data, not a Caffe log (no glog line such as 'I1203 10:00:00.000000  123 net.cpp:45] ...')"
+    elif log.lines == 0:
+        what = "empty: not a Caffe log (no glog line)"
+    else:
+        what = (f"not a Caffe log: none of its {log.lines} line(s) is a glog line "
+                "('I1203 10:00:00.000000  123 net.cpp:45] ...')")
+    return CaffecxError(what, path=log.path)
 
 
 def _parse_log(source: Source, path: str | None, workers: int | None) -> CaffeLog:

@@ -13,6 +13,7 @@ logged is NaN as well; `CaffeLog.to_json` and the CSV writer tell the two apart 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from caffecx.errors import CaffecxError
 from caffecx.logs import glog
 from caffecx.logs.records import LogMessage, NetLog, RunLog, echo_layer_types
 
@@ -201,17 +203,29 @@ class CaffeLog:
             return m[col]
         return frame[col].isna()
 
+    def csv_tables(self, name: str | None = None) -> dict[str, bytes]:
+        """``{"<name>.train": bytes, "<name>.test": bytes}``: the files `write_csv` writes."""
+        base = name or (Path(self.path).name if self.path else "caffe.log")
+        files = {}
+        for frame, suffix in zip(self.parse_log_frames(), (".train", ".test"), strict=True):
+            buf = io.StringIO(newline="")
+            write_frame_csv(frame, frame.attrs["missing"], buf)
+            files[base + suffix] = buf.getvalue().encode("utf-8", "surrogateescape")
+        return files
+
     def write_csv(self, directory: str | Path, name: str | None = None) -> tuple[Path, Path]:
         """Write ``<name>.train`` and ``<name>.test`` (``name`` defaults to the log's file name) as
-        Caffe's ``tools/extra/parse_log.py`` does, but with every row and exact values."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        base = name or (Path(self.path).name if self.path else "caffe.log")
-        train, test = self.parse_log_frames()
-        paths = (out / f"{base}.train", out / f"{base}.test")
-        for frame, path in zip((train, test), paths, strict=True):
-            write_frame_csv(frame, frame.attrs["missing"], path)
-        return paths
+        Caffe's ``tools/extra/parse_log.py`` does, but with every row and exact values: both files or
+        neither (`caffecx.io.outputs`; a folder that cannot be written is a located `CaffecxError`)."""
+        from caffecx.io.outputs import check_folder, write_outputs
+
+        out = check_folder(directory, what="--csv folder")
+        files = self.csv_tables(name)
+        for fname in files:
+            if fname != Path(fname).name or fname in (".train", ".test"):
+                raise CaffecxError(f"{fname!r} is not a plain file name for the CSV tables", path=str(out))
+        paths = write_outputs({out / fname: data for fname, data in files.items()}, make_parents=True)
+        return paths[0], paths[1]
 
 
 # ---------------------------------------------------------------------------------------------

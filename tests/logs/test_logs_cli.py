@@ -120,7 +120,8 @@ def test_bad_paths_exit_2(capsys, tmp_path) -> None:
 
 
 def test_a_log_that_is_only_a_shell_error(capsys) -> None:
+    # (issue 11) a file without a single glog line is not a Caffe log: said so, exit 2, nothing on stdout
     path = CORPUS / "logs" / "caffenet-benchmark__solvers__bad__caffenet128_lsuv_adaadam_lr_001_09_0999_1e-8.log"
     code, out, err = run_cli(capsys, path, "--format", "json")
-    doc = json.loads(out)
-    assert code == 0 and doc["train"] == [] and doc["nets"] == [] and "no glog line" in err
+    assert code == 2 and out == "" and err == f"caffecx: {path}: not a Caffe log: none of its 1 line(s) is a glog line " \
+        "('I1203 10:00:00.000000  123 net.cpp:45] ...')\n"
