@@ -21,8 +21,14 @@ from caffecx.errors import CaffecxError
 from caffecx.graph import load_net
 from caffecx.io.reader import NetText
 from caffecx.layers import layer_class
-from caffecx.layers.datasource import batch_size
+from caffecx.layers.datasource import SourceMissing, batch_size
 from caffecx.logs import CaffeLog, LayerRecord, NetLog, parse_log
+
+
+class NeedsInput(CaffecxError):
+    """A net of the log cannot be rebuilt or analyzed from the input given (no echo and no NET, a
+    caffemodel without that phase's net, a data shape nothing determines): not a disagreement."""
+
 
 #: glog's LogMessage buffer: a longer message (a big net's parameter echo) is cut at this many bytes.
 GLOG_MESSAGE_LIMIT = 30000
@@ -51,10 +57,27 @@ class NetCheck:
     rows: list[CheckRow] = field(default_factory=list)
     error: str | None = None
     unchecked: int = 0  # the log's layers past the cut of an echo glog truncated (naming the NET checks them)
+    bad_input: bool = False  # `error` says what input is missing to check this net (not a disagreement)
 
     @property
     def ok(self) -> bool:
         return self.error is None and all(r.status == "match" for r in self.rows)
+
+    @property
+    def disagrees(self) -> bool:
+        """A real disagreement between the net and the log: a mismatching row, or an error that is not
+        about missing input (Caffe and caffecx refusing different layers)."""
+        return (self.error is not None and not self.bad_input) or any(r.status == "mismatch" for r in self.rows)
+
+    @property
+    def verdict(self) -> str:
+        """``OK``, ``MISMATCH`` (a real disagreement), ``NOT CHECKED`` (input missing to check it at all)
+        or ``INCOMPLETE`` (what was checked matched; layers or values were left unchecked)."""
+        if self.ok:
+            return "OK"
+        if self.disagrees:
+            return "MISMATCH"
+        return "NOT CHECKED" if self.bad_input else "INCOMPLETE"
 
 
 @dataclass
@@ -68,6 +91,15 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return bool(self.nets) and all(n.ok for n in self.nets)
+
+    @property
+    def status(self) -> int:
+        """The exit status a script can trust: 0 every net checked whole and matching, 1 a real
+        disagreement between a net and the log, 2 no disagreement found but not everything could be
+        checked (a net not rebuildable from the input given, layers past a cut echo, values unknown)."""
+        if self.ok:
+            return 0
+        return 1 if any(n.disagrees for n in self.nets) else 2
 
     @property
     def rows(self) -> list[CheckRow]:
@@ -88,7 +120,8 @@ class CheckResult:
             "net": self.net_path,
             "ok": self.ok,
             "nets": [
-                {"net": n.label, "phase": n.phase, "source": n.source, "ok": n.ok, "error": n.error,
+                {"net": n.label, "phase": n.phase, "source": n.source, "ok": n.ok, "verdict": n.verdict,
+                 "error": n.error, "bad_input": n.bad_input,
                  "compared": len(n.rows), "mismatches": sum(r.status != "match" for r in n.rows),
                  "unchecked_layers": n.unchecked,
                  "rows": [asdict(r) for r in n.rows if all_rows or r.status != "match"]}
@@ -145,16 +178,16 @@ def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: s
     if net_path is not None:
         return load_net(net_path, phase=phase, stages=stages, level=level), False
     if echo is None:
-        raise CaffecxError("the log has no net parameter echo for this net; name the prototxt: caffecx check NET LOG",
-                           path=log_path, line=net_log.line)
+        raise NeedsInput("the log has no net parameter echo for this net; name the prototxt: caffecx check NET LOG",
+                         path=log_path, line=net_log.line)
     text = (net_log.param_text or "").rstrip()
     cut = len(text) >= GLOG_MESSAGE_LIMIT - 200 or not text.endswith("}")
     if cut:
         echo = _complete_layers_only(echo, text)
         if echo is None:
-            raise CaffecxError("the log's net parameter echo is cut short before its first layer ends (glog "
-                               "truncates one message at 30000 bytes); name the prototxt: caffecx check NET LOG",
-                               path=log_path, line=net_log.line)
+            raise NeedsInput("the log's net parameter echo is cut short before its first layer ends (glog "
+                             "truncates one message at 30000 bytes); name the prototxt: caffecx check NET LOG",
+                             path=log_path, line=net_log.line)
     from caffecx.io.upgrade import upgrade_net
 
     upgraded, notes = upgrade_net(echo)
@@ -353,50 +386,92 @@ def check_log(
 
     ``input_shapes`` (by top name) stand in for data sources that are absent and that the log does
     not give in full (a 2014 log prints ``Top shape: C H W``, and an excerpt may not show the data
-    layer at all)."""
+    layer at all). A NET that cannot be read (missing, unreadable, garbage) raises its located
+    `CaffecxError` before anything is compared; a net of the log that the input given cannot rebuild
+    is a `NetCheck` with ``bad_input`` (see `CheckResult.status`)."""
+    if not isinstance(log, (str, os.PathLike, CaffeLog)):
+        raise TypeError(f"check_log expects a log path or a CaffeLog, not {type(log).__name__}")
+    if net is not None and not isinstance(net, (str, os.PathLike)):
+        raise TypeError(f"check_log's net must be a path, not {type(net).__name__}")
+    if phase is not None and not isinstance(phase, str):
+        raise TypeError(f"check_log's phase must be 'TRAIN', 'TEST' or None, not {type(phase).__name__}")
+    if phase not in (None, "TRAIN", "TEST"):
+        raise CaffecxError(f"the phase must be TRAIN or TEST, not {phase!r}")
     parsed = log if isinstance(log, CaffeLog) else parse_log(log)
-    log_path = parsed.path
     net_path = None if net is None else os.fspath(net)
+    wanted = [n for n in parsed.net_logs if n.layers and (phase is None or n.phase == phase)]
+    binary = net_path is not None and _read_net(net_path, {n.phase or "TEST" for n in wanted})
     base_dirs = [Path.cwd()]
     if net_path:
         base_dirs.append(Path(net_path).resolve().parent)
-    if log_path:
-        base_dirs.append(Path(log_path).resolve().parent)
-    checks: list[NetCheck] = []
-    for net_log in parsed.net_logs:
-        if phase is not None and net_log.phase != phase:
-            continue
-        if not net_log.layers:
-            continue
-        label = _label(net_log)
-        source = net_path or "log echo"
-        check = NetCheck(label, net_log.phase, source)
-        try:
-            built, cut = _build(net_log, net_path, log_path, net_log.phase or "TEST")
-            result = _analyze(built, net_log, base_dirs, input_shapes)
-        except CaffecxError as err:
-            check.error = str(err)
-            checks.append(check)
-            continue
-        err = result.error
-        if err is None and cut:
-            check.rows, check.unchecked = compare_before_cut(net_log, result, label)
-        elif err is None:
-            check.rows = compare(net_log, result, label)
-            refused = _refused_at_set_up(parsed, net_log)
-            if refused is not None:
-                last = net_log.layers[-1]
-                check.rows.append(CheckRow(label, last.name, "error", refused, None, "mismatch", last.line))
-                check.error = (f"Caffe refused layer '{last.name}' at set-up ({refused}); caffecx accepted it")
-        else:
+    if parsed.path:
+        base_dirs.append(Path(parsed.path).resolve().parent)
+    checks = [_check_net(parsed, n, net_path, bool(binary), base_dirs, input_shapes) for n in wanted]
+    return CheckResult(parsed.path, net_path, checks)
+
+
+def _read_net(net_path: str, phases: set[str]) -> bool:
+    """Read the NET once for each phase the check needs (a missing, unreadable or garbage file raises its
+    located `CaffecxError` here: bad input, not a disagreement). Whether it is a binary caffemodel."""
+    from caffecx.io.reader import is_binary_model, read_net_model, read_net_text
+
+    if is_binary_model(net_path):
+        read_net_model(net_path)
+        return True
+    for p in sorted(phases) or ["TEST"]:
+        read_net_text(net_path, phase=p)
+    return False
+
+
+def _check_net(parsed: CaffeLog, net_log: NetLog, net_path: str | None, binary: bool, base_dirs: list[Path],
+               input_shapes: dict[str, tuple[int, ...]] | None) -> NetCheck:
+    label = _label(net_log)
+    check = NetCheck(label, net_log.phase, net_path or "log echo")
+    phase = net_log.phase or "TEST"
+    try:
+        built, cut = _build(net_log, net_path, parsed.path, phase)
+        result = _analyze(built, net_log, base_dirs, input_shapes)
+    except NeedsInput as err:
+        check.error, check.bad_input = str(err), True
+        return check
+    except CaffecxError as err:
+        check.error = str(err)
+        if binary and phase != "TRAIN":  # Caffe saves the net it trained: the TEST net may not be in it
+            check.bad_input = True
+            check.error = (f"{net_path}: the caffemodel holds the net Caffe saved after training, which does "
+                           f"not make the {label} net ({err.message}); name the prototxt, or check --phase TRAIN")
+        return check
+    err = result.error
+    if err is None and cut:
+        check.rows, check.unchecked = compare_before_cut(net_log, result, label)
+    elif err is None:
+        check.rows = compare(net_log, result, label)
+        refused = _refused_at_set_up(parsed, net_log)
+        if refused is not None:
             last = net_log.layers[-1]
-            died_here = parsed.fatal is not None and err.location.layer == last.name
-            # Caffe died setting this layer up too: what it printed before must match, and so must the verdict.
-            check.rows = compare(net_log, result, label) if died_here else []
-            check.rows = [r for r in check.rows if not (r.layer == last.name and r.analyzer_value is None)]
-            check.rows.append(CheckRow(label, err.location.layer or "?", "error", parsed.fatal, err.message,
-                                       "match" if died_here else "mismatch", last.line))
-            if not died_here:
-                check.error = str(err)
-        checks.append(check)
-    return CheckResult(log_path, net_path, checks)
+            check.rows.append(CheckRow(label, last.name, "error", refused, None, "mismatch", last.line))
+            check.error = (f"Caffe refused layer '{last.name}' at set-up ({refused}); caffecx accepted it")
+    else:
+        _analysis_failed(check, parsed, net_log, result, err)
+    return check
+
+
+def _analysis_failed(check: NetCheck, parsed: CaffeLog, net_log: NetLog, result: Analysis,
+                     err: CaffecxError) -> None:
+    """The rows of a net the analyzer refused: a match when Caffe died on the same layer; a data layer
+    whose source is not here (or not readable) and whose shape nothing determines is missing input
+    (``--input-shape``; Caffe had the data), anything else a disagreement."""
+    last = net_log.layers[-1]
+    died_here = parsed.fatal is not None and err.location.layer == last.name
+    node = next((n for n in result.net.layers if n.name == err.location.layer), None)
+    at_source = node is not None and not node.bottoms and _is_source(node.type)
+    if (isinstance(err, SourceMissing) or at_source) and not died_here:
+        check.error, check.bad_input = str(err), True
+        return
+    # Caffe died setting this layer up too: what it printed before must match, and so must the verdict.
+    rows = compare(net_log, result, check.label) if died_here else []
+    check.rows = [r for r in rows if not (r.layer == last.name and r.analyzer_value is None)]
+    check.rows.append(CheckRow(check.label, err.location.layer or "?", "error", parsed.fatal, err.message,
+                               "match" if died_here else "mismatch", last.line))
+    if not died_here:
+        check.error = str(err)
