@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,80 @@ def test_json_all_lists_matched_rows(capsys) -> None:
     assert main(["check", str(DATA_LOGS / "softmax_two_tops_refused.log"), "--format", "json", "--all"]) == 0
     rows = json.loads(capsys.readouterr().out)["nets"][0]["rows"]
     assert {r["status"] for r in rows} == {"match"} and len(rows) == 5
+
+
+# -- verdicts a script can trust (issue 11) ------------------------------------------------------------
+
+LENET_LOG = LENET / "lenet_train.log"
+LENET_WEIGHTS = LENET / "lenet_iter_1000.caffemodel"
+
+
+@pytest.mark.parametrize("content", [None, b"\x08\x96\x01garbage\xff\xfe" * 20, b"layer { name: 'a' type: ",
+                                     b"not: a: net {{{"])
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_an_unreadable_net_is_bad_input_with_nothing_on_stdout(tmp_path, capsys, content, fmt) -> None:
+    net = tmp_path / "net.prototxt"
+    if content is not None:
+        net.write_bytes(content)
+    assert main(["check", str(net), str(LENET_LOG), "--format", fmt]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines()[-1].startswith(f"caffecx: {net}") and "MISMATCH" not in err
+    with pytest.raises(CaffecxError):
+        check_log(LENET_LOG, net)
+
+
+def test_a_caffemodel_holding_only_the_train_net_asked_for_test_is_bad_input(capsys) -> None:
+    assert main(["check", str(LENET_WEIGHTS), str(LENET_LOG), "--phase", "TEST"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "holds the net Caffe saved after training" in err and "--phase TRAIN" in err
+    # without --phase: TRAIN is checked (OK), TEST could not be: exit 2, the reason on stderr
+    assert main(["check", str(LENET_WEIGHTS), str(LENET_LOG)]) == 2
+    out, err = capsys.readouterr()
+    assert "TRAIN (" in out and ": OK" in out and "NOT CHECKED" in out
+    assert err.startswith("caffecx: TEST #0 not checked in full: ")
+    result = check_log(LENET_LOG, LENET_WEIGHTS)
+    assert [(n.label, n.verdict, n.bad_input) for n in result.nets] == [("TRAIN", "OK", False),
+                                                                          ("TEST #0", "NOT CHECKED", True)]
+    assert result.status == 2
+    assert main(["check", str(LENET_WEIGHTS), str(LENET_LOG), "--phase", "TRAIN"]) == 0
+
+
+def test_exit_1_only_for_a_real_disagreement(tmp_path, capsys) -> None:
+    # the LeNet prototxt with conv1 at 30 outputs: a real disagreement with the log (exit 1, on stdout)
+    net = tmp_path / "lenet30.prototxt"
+    net.write_text((LENET / "lenet_train_test.prototxt").read_text().replace("num_output: 20", "num_output: 30"))
+    assert main(["check", str(net), str(LENET_LOG)]) == 1
+    out, err = capsys.readouterr()
+    assert "MISMATCH" in out and err == ""
+    assert check_log(LENET_LOG, net).status == 1
+    assert main(["check", str(LENET / "lenet_train_test.prototxt"), str(LENET_LOG)]) == 0
+
+
+def test_a_log_without_an_echo_and_without_net_is_bad_input(tmp_path, capsys) -> None:
+    text = LENET_LOG.read_text()
+    start = text.index("Initializing net from parameters")
+    cut = text[:text.rfind("\n", 0, start) + 1]
+    rest = text[start:]
+    body = "\n".join(line for line in rest.splitlines()
+                     if re.match(r"^[IWEF]\d{4,8} ", line))  # the glog lines only: the echo's body is gone
+    log = tmp_path / "no_echo.log"
+    log.write_text(cut + body + "\n")
+    result = check_log(log)
+    # (the echo's first line stays, its body is gone: no whole layer to rebuild the net from)
+    assert result.nets and all(n.bad_input and "name the prototxt" in n.error for n in result.nets)
+    assert main(["check", str(log)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "name the prototxt" in err
+
+
+@pytest.mark.parametrize("call", [
+    lambda: check_log(None),
+    lambda: check_log(3),
+    lambda: check_log(LENET_LOG, 3),
+    lambda: check_log(LENET_LOG, phase=1),
+])
+def test_check_log_argument_types(call) -> None:
+    with pytest.raises(TypeError):
+        call()
+    with pytest.raises(CaffecxError, match="TRAIN or TEST"):
+        check_log(LENET_LOG, phase="train")
