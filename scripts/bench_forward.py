@@ -135,11 +135,14 @@ def ort_runner(proto: Path, model: Path):  # noqa: ANN201
 
 
 def time_pair(runners: dict, x: np.ndarray, runs: int) -> dict[str, float]:  # type: ignore[type-arg]
+    """Median ms per peer, the peers alternating run by run with a pause between runs: OpenCV's and
+    onnxruntime's thread pools spin for a while after a run and would slow whichever peer ran next."""
     times: dict[str, list[float]] = {k: [] for k in runners}
     for fn in runners.values():
         fn(x)  # warm-up
     for _ in range(runs):
         for key, fn in runners.items():
+            time.sleep(0.2)  # the previous peer's thread pool stops spinning before this one starts
             t0 = time.perf_counter()
             fn(x)
             times[key].append(time.perf_counter() - t0)
