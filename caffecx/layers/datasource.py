@@ -83,20 +83,21 @@ def strict_data(strict: bool = True) -> Iterator[None]:
         _STRICT.reset(token)
 
 
-def mean_blob(layer: Layer, path: Path) -> np.ndarray:
-    """A mean file (a binaryproto BlobProto) as an array: a regular file of bounded size, every read or
-    decode failure a located error naming the file, never its content."""
+def mean_blob(layer: Layer, path: Path, what: str = "mean file") -> np.ndarray:
+    """A mean file (any binaryproto BlobProto named by a prototxt, e.g. an infogain matrix, with `what`)
+    as an array: a regular file of bounded size, every read or decode failure a located error naming
+    the file, never its content."""
     from caffecx.errors import CaffecxError
     from caffecx.io.reader import blob_to_array, parse_binary
     from caffecx.proto import caffe_pb2
 
-    data = read_file(layer, path, "mean file", limit=FILE_BYTES)
+    data = read_file(layer, path, what, limit=FILE_BYTES)
     blob = caffe_pb2.BlobProto()
     try:
         parse_binary(data, blob, what="binaryproto")
         return blob_to_array(blob)
     except CaffecxError as err:
-        raise layer.fail(f"mean file '{path.name}': {err.message}") from None
+        raise layer.fail(f"{what} '{path.name}': {err.message}") from None
 
 
 def _mean_file_shape(layer: Layer, ctx: Context) -> tuple[int, int, int] | None:
