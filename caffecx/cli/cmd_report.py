@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
-from pathlib import Path
 
 from caffecx.cli.cmd_analyze import add_strict_data, input_shapes
 from caffecx.errors import CaffecxError
@@ -37,12 +38,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+MACHINE_BYTES = 1 << 20
+
+
 def _machine(path: str | None) -> Machine | None:
+    """The peaks of a `caffecx bench --machine --format json` file: a regular file of at most 1 MiB
+    (a FIFO or a device is refused without being opened), its fields checked."""
     if path is None:
         return None
-
     try:
-        data = json.loads(Path(path).read_text())
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        raise CaffecxError("no such file (the --machine JSON)", path=path) from None
+    if not stat.S_ISREG(mode):
+        raise CaffecxError("is not a regular file (the --machine JSON)", path=path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MACHINE_BYTES + 1)
+        if len(raw) > MACHINE_BYTES:
+            raise ValueError("larger than 1 MiB")
+        data = json.loads(raw)
         return Machine(float(data["gemm_gflops"]), float(data["bandwidth_gbs"]), int(data["matmul_n"]),
                        int(data["copy_mib"]))
     except (OSError, ValueError, KeyError, TypeError) as err:

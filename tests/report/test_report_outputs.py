@@ -123,3 +123,14 @@ def test_compare_plot_is_written_whole(playground, capsys, suffix) -> None:
     data = (playground / f"plots{suffix}").read_bytes()
     assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data[:400]
     assert not [p for p in playground.rglob(".caffecx-*")]
+
+
+@pytest.mark.parametrize("machine", ["fifo", "/dev/zero", "adir", "afile"])
+def test_report_machine_json_is_read_only_when_a_small_regular_file(playground, capsys, machine) -> None:
+    if machine == "fifo":
+        os.mkfifo(playground / "fifo")
+    before = snapshot(playground)
+    assert main(["report", NET, "-o", "out", "--machine", machine]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"caffecx: {machine}: ") and "keep" not in err
+    assert snapshot(playground) == before
