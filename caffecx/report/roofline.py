@@ -103,6 +103,11 @@ def caffe_time_table(path: str | os.PathLike[str]) -> dict[str, float]:
     """Layer name -> Caffe's average forward ms from a ``caffe time`` log (the last benchmark in it)."""
     from caffecx.logs import parse_log
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"caffe_time_table() takes a path, not {type(path).__name__}")
+    if not Path(path).is_file():  # a FIFO or a device is never opened
+        raise CaffecxError("is not a regular file (the caffe time log)" if Path(path).exists() else
+                           "no such file (the caffe time log)", path=str(path))
     timing = getattr(parse_log(path), "timing", None)
     if timing is not None and len(timing) and {"layer", "forward_ms"} <= set(timing.columns):
         return {str(k): float(v) for k, v in zip(timing["layer"], timing["forward_ms"], strict=True)}

@@ -125,12 +125,13 @@ def test_compare_plot_is_written_whole(playground, capsys, suffix) -> None:
     assert not [p for p in playground.rglob(".caffecx-*")]
 
 
+@pytest.mark.parametrize("option", ["--machine", "--caffe-time"])
 @pytest.mark.parametrize("machine", ["fifo", "/dev/zero", "adir", "afile"])
-def test_report_machine_json_is_read_only_when_a_small_regular_file(playground, capsys, machine) -> None:
+def test_report_inputs_are_read_only_when_regular_files(playground, capsys, machine, option) -> None:
     if machine == "fifo":
         os.mkfifo(playground / "fifo")
     before = snapshot(playground)
-    assert main(["report", NET, "-o", "out", "--machine", machine]) == 2
+    assert main(["report", NET, "-o", "out", option, machine]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"caffecx: {machine}: ") and "keep" not in err
     assert snapshot(playground) == before
