@@ -128,15 +128,15 @@ class Context:
     assumed: list[dict[str, Any]] = field(default_factory=list)
 
     def resolve(self, source: str) -> Path | None:
-        """The first existing path for `source` among the base folders (absolute paths as they are)."""
-        p = Path(source)
-        if p.is_absolute():
-            return p if p.exists() else None
-        for base in self.base_dirs:
-            candidate = base / p
-            if candidate.exists():
-                return candidate
-        return None
+        """The first existing path for `source` among the base folders (absolute paths as they are);
+        None for a name no file can have (a NUL byte, a name too long for the system)."""
+        try:
+            p = Path(source)
+            if p.is_absolute():
+                return p if p.exists() else None
+            return next((base / p for base in self.base_dirs if (base / p).exists()), None)
+        except (ValueError, OSError):
+            return None
 
 
 @dataclass

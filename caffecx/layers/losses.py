@@ -73,6 +73,7 @@ from caffecx.layers._loss_norm import (
     normalizer,
 )
 from caffecx.layers.base import Context, Counts, Layer, RunContext, Shape, count, register
+from caffecx.layers.datasource import mean_blob
 
 
 class Loss(Layer):
@@ -211,7 +212,8 @@ class InfogainLoss(ClassLoss):
                                     f"its size ({n}x{n}) is not checked")
                 return
             self.h_path = found
-            h = _blob_count(found)
+            self.h_matrix = mean_blob(self, found, "infogain matrix")  # a regular file, bounded, located errors
+            h = self.h_matrix.size
         self.check(h == n * n, f"the infogain matrix has {h} values; {n} labels need {n}x{n} = {n * n}")
 
     def forward_refusal(self) -> str | None:
@@ -223,11 +225,7 @@ class InfogainLoss(ClassLoss):
         """H as (n, n), row = true label: the 3rd bottom, else the source file (read once)."""
         if len(bottoms) > 2:
             return np.asarray(bottoms[2], dtype=np.float64).reshape(n, n)
-        if self.h_matrix is None:
-            from caffecx.io.reader import read_blobproto
-
-            assert self.h_path is not None
-            self.h_matrix = read_blobproto(self.h_path)
+        assert self.h_matrix is not None  # read at set-up (forward_refusal stops a run without it)
         self.check(self.h_matrix.size == n * n, f"the infogain matrix has {self.h_matrix.size} values; "
                                                 f"{n} labels need {n}x{n}")
         return self.h_matrix.astype(np.float64).reshape(n, n)
@@ -239,17 +237,6 @@ class InfogainLoss(ClassLoss):
         rows = h[labels[valid]].astype(np.float64)               # (valid, C)
         loss = -np.einsum("vc,vc->", rows, log_p.transpose(0, 2, 1)[valid], optimize=True)
         return self.finish(loss, valid, full, run)
-
-
-def _blob_count(path: Path) -> int:
-    """Element count of a BlobProto file (the legacy num/channels/height/width when any is set, as
-    ``Blob::FromProto`` reads it, else ``shape``)."""
-    from caffecx.io.reader import blob_shape
-    from caffecx.proto import caffe_pb2
-
-    blob = caffe_pb2.BlobProto()
-    blob.ParseFromString(path.read_bytes())
-    return count(blob_shape(blob))
 
 
 @register("EuclideanLoss")

@@ -75,7 +75,7 @@ def test_infogain_matrix_from_bottom_or_source(tmp_path: Path) -> None:
         tops(loss("InfogainLoss", 3), (8, 5), (8,), (4, 4))
     with pytest.raises(ShapeError, match="Infogain matrix source must be specified"):
         tops(loss("InfogainLoss", 2), (8, 5), (8,))
-    blob = caffe_pb2.BlobProto(num=1, channels=1, height=4, width=4)
+    blob = caffe_pb2.BlobProto(num=1, channels=1, height=4, width=4, data=[0.5] * 16)
     (tmp_path / "H.binaryproto").write_bytes(blob.SerializeToString())
     ctx = Context(base_dirs=[tmp_path])
     text = loss("InfogainLoss", 2, 'infogain_loss_param { source: "H.binaryproto" }')
@@ -85,6 +85,10 @@ def test_infogain_matrix_from_bottom_or_source(tmp_path: Path) -> None:
     missing = Context(base_dirs=[tmp_path / "nowhere"])
     assert tops(text, (8, 5), (8,), ctx=missing) == [()]
     assert "not found" in missing.warnings[0]
+    # Caffe's Blob::FromProto checks the data against the shape: a blob without its values is refused
+    (tmp_path / "H.binaryproto").write_bytes(caffe_pb2.BlobProto(num=1, channels=1, height=4, width=4).SerializeToString())
+    with pytest.raises(ShapeError, match=r"count_ == proto.data_size\(\) \(16 vs. 0\)"):
+        tops(text, (8, 4), (8,), ctx=ctx)
 
 
 def test_smooth_l1_like_faster_rcnn() -> None:
@@ -284,3 +288,19 @@ def test_lenet_test_phase_matches_caffes_log(tmp_path: Path, dtype: type) -> Non
     out = ex.forward(keep=["accuracy", "loss"])
     assert float(out["accuracy"]) == pytest.approx(0.994, abs=1e-7)
     assert float(out["loss"]) == pytest.approx(0.0214552, abs=5e-8)
+
+
+def test_infogain_source_that_is_a_fifo_is_refused_without_blocking(tmp_path) -> None:  # noqa: ANN001
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "h.binaryproto"
+    os.mkfifo(fifo)
+    net = tmp_path / "n.prototxt"
+    net.write_text('name: "n" layer { name: "x" type: "Input" top: "x" top: "y" input_param { shape { dim: 2 dim: 3 } '
+                   'shape { dim: 2 } } }\nlayer { name: "l" type: "InfogainLoss" bottom: "x" bottom: "y" top: "l" '
+                   f'infogain_loss_param {{ source: "{fifo}" }} }}\n')
+    code = "import sys; from caffecx.cli import main; sys.exit(main(['analyze', sys.argv[1]]))"
+    done = subprocess.run([sys.executable, "-c", code, str(net)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "layer 'l'" in done.stderr and "infogain matrix" in done.stderr
