@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import signal
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from outputkit import playground, snapshot
 from paths import CORPUS, LENET
 
 from caffecx.cli import main
@@ -107,24 +107,8 @@ BAD_PLOT = ["x.xyz", "adir", "adir/", "afile/x.png", "afile/sub/x.svg", "x\0y.pn
             "afile/..", "adir/afile2/p.png", "new/deeper/p.txt"]
 
 
-@contextlib.contextmanager
-def _playground() -> Iterator[Path]:
-    cwd = os.getcwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "afile").write_text("keep me")
-        (root / "adir").mkdir()
-        (root / "adir" / "afile2").write_text("keep me too")
-        os.chdir(root)
-        try:
-            yield root
-        finally:
-            os.chdir(cwd)
 
 
-def _snapshot(folder: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
-            for p in sorted(folder.rglob("*"))}
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
@@ -142,8 +126,8 @@ def test_log_outputs_that_cannot_be_written_leave_nothing(csv: str | None, plot:
     argv = ["log", str(LENET_LOG), *fmt]
     argv += ["--csv", csv] if csv is not None else []
     argv += ["--plot", plot] if plot is not None else []
-    with _playground() as root:
-        before = _snapshot(root)
+    with playground() as root:
+        before = snapshot(root)
         status, out, err = _run(argv)
         if not bad:
             assert status == 0, err
@@ -151,4 +135,4 @@ def test_log_outputs_that_cannot_be_written_leave_nothing(csv: str | None, plot:
         assert status == 2, (argv, err)
         assert err.startswith("caffecx: ") and "Traceback" not in err and err.count("\n") == 1
         assert out == ""
-        assert _snapshot(root) == before
+        assert snapshot(root) == before

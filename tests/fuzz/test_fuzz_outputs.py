@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from outputkit import playground, snapshot
 from paths import REPO
 
 from caffecx.cli import main
@@ -32,9 +31,6 @@ BAD_FILE_TARGETS = ["afile/x{s}", "afile/sub/x{s}", "adir", "adir/", "missing/x{
 BAD_FOLDER_TARGETS = ["afile", "afile/sub", "afile/a/b/c", "x\0y", "adir/afile2/q"]
 
 
-def _snapshot(folder: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
-            for p in sorted(folder.rglob("*"))}
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -44,19 +40,6 @@ def _run(argv: list[str]) -> tuple[int, str]:
     return status, err.getvalue()
 
 
-@contextlib.contextmanager
-def _playground():  # noqa: ANN202
-    cwd = os.getcwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "afile").write_text("keep me")
-        (root / "adir").mkdir()
-        (root / "adir" / "afile2").write_text("keep me too")
-        os.chdir(root)
-        try:
-            yield root
-        finally:
-            os.chdir(cwd)
 
 
 COMMANDS = {
@@ -73,23 +56,23 @@ def test_a_file_output_that_cannot_be_written_is_refused_and_leaves_nothing(comm
                                                                             suffix: str | None) -> None:
     argv, good = COMMANDS[command]
     target = template.format(s=good if suffix is None else suffix)
-    with _playground() as root:
-        before = _snapshot(root)
+    with playground() as root:
+        before = snapshot(root)
         status, err = _run(argv(target))
         assert status == 2, (target, err)
         assert err.startswith("caffecx: ") and "Traceback" not in err
-        assert _snapshot(root) == before
+        assert snapshot(root) == before
 
 
 @FUZZ
 @given(target=st.sampled_from(BAD_FOLDER_TARGETS))
 def test_lenet_out_dir_that_cannot_be_made_is_refused_and_leaves_nothing(target: str) -> None:
-    with _playground() as root:
-        before = _snapshot(root)
+    with playground() as root:
+        before = snapshot(root)
         status, err = _run(["lenet", "--out-dir", target])
         assert status == 2, (target, err)
         assert err.startswith("caffecx: ") and "Traceback" not in err
-        assert _snapshot(root) == before
+        assert snapshot(root) == before
 
 
 class Injected(Exception):
@@ -101,8 +84,8 @@ class Injected(Exception):
                       min_size=1, max_size=5, unique=True),
        fail_at=st.integers(0, 6), obstacle=st.sampled_from([None, "dir-at-target"]))
 def test_outputs_are_all_or_nothing(names: list[str], fail_at: int, obstacle: str | None) -> None:
-    with _playground() as root:
-        before = _snapshot(root)
+    with playground() as root:
+        before = snapshot(root)
         wrote = False
         try:
             with Outputs() as out:
@@ -118,7 +101,7 @@ def test_outputs_are_all_or_nothing(names: list[str], fail_at: int, obstacle: st
             wrote = True
         except (Injected, CaffecxError):
             pass
-        after = dict(sorted(_snapshot(root).items()))
+        after = dict(sorted(snapshot(root).items()))
         before = dict(sorted(before.items()))
         if wrote:
             for name in names:
@@ -130,7 +113,7 @@ def test_outputs_are_all_or_nothing(names: list[str], fail_at: int, obstacle: st
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes in read-only folders")
 def test_read_only_folders_are_refused_for_every_command() -> None:  # pragma: no cover - non-root CI
-    with _playground() as root:
+    with playground() as root:
         ro = root / "ro"
         ro.mkdir()
         ro.chmod(0o555)

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from outputkit import playground, snapshot
 from paths import REPO
 
 from caffecx.cli import main
@@ -32,25 +29,8 @@ BAD_PLOTS = ["x.xyz", "x", "adir", "adir/", "adir.png", "afile/x.png", "missing/
 NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\0/"), min_size=1, max_size=12)
 
 
-def _snapshot(folder: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
-            for p in sorted(folder.rglob("*"))}
 
 
-@contextlib.contextmanager
-def _playground() -> Iterator[Path]:
-    cwd = os.getcwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "afile").write_text("keep me")
-        (root / "adir").mkdir()
-        (root / "adir" / "afile2").write_text("keep me too")
-        (root / "adir.png").mkdir()
-        os.chdir(root)
-        try:
-            yield root
-        finally:
-            os.chdir(cwd)
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -71,12 +51,12 @@ def test_targets_that_cannot_be_written_are_refused_and_leave_nothing(command: s
     else:
         target = f"afile/{name}" if use_name else (fixed if fixed in BAD_FOLDERS else "afile/" + fixed)
         argv = [command, NET if command == "report" else SEEDS, "-o", target]
-    with _playground() as root:
-        before = _snapshot(root)
+    with playground("adir.png") as root:
+        before = snapshot(root)
         status, err = _run(argv)
         assert status == 2, (argv, err)
         assert err.startswith("caffecx: ") and err.count("\n") == 1 and "Traceback" not in err
-        assert _snapshot(root) == before
+        assert snapshot(root) == before
 
 
 @FUZZ
@@ -84,9 +64,9 @@ def test_targets_that_cannot_be_written_are_refused_and_leave_nothing(command: s
        fail_after=st.integers(0, 5), existing=st.booleans(), interrupt=st.booleans())
 def test_a_report_folder_failing_at_any_point_leaves_nothing(parts: list[str], files: list[str], fail_after: int,
                                                              existing: bool, interrupt: bool) -> None:
-    with _playground() as root:
+    with playground("adir.png") as root:
         out = root / "adir" if existing else root.joinpath("new", *parts)
-        before = _snapshot(root)
+        before = snapshot(root)
         error = KeyboardInterrupt if interrupt else CaffecxError
         try:
             with staged_folder(out) as tmp:
@@ -97,4 +77,4 @@ def test_a_report_folder_failing_at_any_point_leaves_nothing(parts: list[str], f
                 raise error("injected")
         except (CaffecxError, KeyboardInterrupt) as err:
             assert "injected" in str(err)
-        assert _snapshot(root) == before
+        assert snapshot(root) == before

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from outputkit import snapshot
 from paths import CORPUS, LENET
 
 from caffecx.cli import main
@@ -27,8 +28,6 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str
     return status, out, err
 
 
-def snapshot(folder: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from outputkit import snapshot
 from paths import REPO
 
 from caffecx.cli import main
@@ -17,8 +18,6 @@ NET = str(REPO / "prototxt" / "lenet.prototxt")
 SEEDS = REPO / "prototxt" / "seeds"
 
 
-def snapshot(folder: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
 
 
 @pytest.fixture
