@@ -3,8 +3,8 @@ caffecx's own ONNX export (`caffecx export`), same nets, same weights.
 
 For each net of ../shared/corpus (ResNet-50 batch 1, GoogLeNet 10, SqueezeNet 1.1 10, AlexNet 10,
 MobileNet v1 and v2 1), weights come from `caffecx init` (Caffe's fillers, seeded); both peers load
-the same prototxt + caffemodel and run the same random input, in this process, alternating run by run;
-median of --runs passes after a warm-up. Outputs are compared (largest difference relative to the
+the same prototxt + caffemodel and run the same random input, in this process, taking turns (an untimed pass, then a timed one);
+median of --runs timed passes. Outputs are compared (largest difference relative to the
 output's largest magnitude). Memory, in a child process of its own: the executor's peak (weights as
 cast + NumPy's peak allocation during a pass, by tracemalloc) against the floor it aims at (weights +
 the largest set of blobs alive at once). OpenCV's allocations are invisible to tracemalloc, and a
@@ -135,14 +135,13 @@ def ort_runner(proto: Path, model: Path):  # noqa: ANN201
 
 
 def time_pair(runners: dict, x: np.ndarray, runs: int) -> dict[str, float]:  # type: ignore[type-arg]
-    """Median ms per peer, the peers alternating run by run with a pause between runs: OpenCV's and
-    onnxruntime's thread pools spin for a while after a run and would slow whichever peer ran next."""
+    """Median ms per peer in steady state: the peers take turns, and each turn is an untimed pass
+    then a timed one, so no peer is timed just after another one (OpenCV's and onnxruntime's thread
+    pools spin for a while after a run, and caches are the other peer's)."""
     times: dict[str, list[float]] = {k: [] for k in runners}
-    for fn in runners.values():
-        fn(x)  # warm-up
     for _ in range(runs):
         for key, fn in runners.items():
-            time.sleep(0.2)  # the previous peer's thread pool stops spinning before this one starts
+            fn(x)
             t0 = time.perf_counter()
             fn(x)
             times[key].append(time.perf_counter() - t0)

@@ -41,7 +41,7 @@ def pad_for_windows(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, pad: I
     if not any(before) and not any(after):
         return x
     shape = (*x.shape[: x.ndim - n], *(i + b + a for i, b, a in zip(spatial, before, after, strict=True)))
-    xp = np.full(shape, value, dtype=x.dtype)
+    xp = np.zeros(shape, dtype=x.dtype) if value == 0 else np.full(shape, value, dtype=x.dtype)
     inner = tuple(slice(b, b + i) for b, i in zip(before, spatial, strict=True))
     xp[(Ellipsis, *inner)] = x
     return xp
@@ -117,7 +117,7 @@ def flat_shifts(x: np.ndarray, out: Ints, kernel: Ints, pad: Ints, dilation: Int
                for taps_ in itertools.product(*(range(k) for k in kernel))]
     total = max(int(np.prod(padded)), max(offsets) + length)
     lead = x.shape[: x.ndim - n]
-    flat = np.full((*lead, total), value, dtype=x.dtype)
+    flat = np.zeros((*lead, total), dtype=x.dtype) if value == 0 else np.full((*lead, total), value, dtype=x.dtype)
     image = flat[..., : int(np.prod(padded))].reshape(*lead, *padded)
     image[(Ellipsis, *(slice(p, p + i) for p, i in zip(pad, spatial, strict=True)))] = x
     return flat, offsets, length, padded
