@@ -15,6 +15,7 @@ from caffecx.cli.cmd_analyze import add_net_arguments, input_shapes
 from caffecx.cli.cmd_init import _same_file
 from caffecx.errors import CaffecxError
 from caffecx.graph import load_net
+from caffecx.io.outputs import check_target
 from caffecx.plan import plan_net
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.opset is None:
         args.opset = DEFAULT_OPSET
+    check_target(args.output, suffixes=(".onnx",), what="output (-o)")
     if args.batch is not None and args.batch <= 0:
         raise CaffecxError("--batch must be a positive integer")
     if _same_file(args.output, args.net) or (args.weights and _same_file(args.output, args.weights)):

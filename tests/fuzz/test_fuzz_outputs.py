@@ -46,6 +46,7 @@ COMMANDS = {
     "upgrade": (lambda t: ["upgrade", LENET_NET, "-o", t], ".prototxt"),
     "run": (lambda t: ["run", LENET_NET, "--out", t], ".npz"),
     "init": (lambda t: ["init", LENET_NET, "-o", t], ".caffemodel"),
+    "export": (lambda t: ["export", LENET_NET, "-o", t], ".onnx"),
 }
 
 
