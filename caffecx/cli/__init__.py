@@ -21,7 +21,7 @@ from caffecx.errors import CaffecxError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="caffecx",
-        description="Read, upgrade, analyze and audit Caffe nets, weights and training logs without Caffe.",
+        description="Read, upgrade, analyze, run, export and audit Caffe nets, weights and training logs without Caffe.",
     )
     parser.add_argument("--version", action="version", version=f"caffecx {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
