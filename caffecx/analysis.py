@@ -291,6 +291,7 @@ def analyze(
     input_shapes: dict[str, Shape] | None = None,
     base_dirs: list[Path] | None = None,
     stop_on_error: bool = False,
+    strict_data: bool = False,
 ) -> Analysis:
     """Measure every layer of a net set up as Caffe would (a `Plan`, or a `Net` planned here).
 
@@ -300,14 +301,15 @@ def analyze(
     Unknown layer types become rows with ``known=False`` and the analysis goes on where it can.
     Weights attached to the net are checked against each layer's declared blob shapes.
     A layer Caffe would reject raises a located error; with ``stop_on_error`` the rows so far are
-    returned with ``error`` set instead (as Caffe's log stops at the failing layer).
+    returned with ``error`` set instead (as Caffe's log stops at the failing layer). ``strict_data``:
+    a data layer whose source is absent refuses instead of assuming its prototxt's shape.
     """
     if isinstance(net, Plan):
         plan = net
     elif isinstance(net, Net):
         batch, input_shapes, base_dirs = _checked_arguments(batch, input_shapes, base_dirs)
         plan = plan_net(net, batch=batch, input_shapes=input_shapes, base_dirs=base_dirs,
-                        stop_on_error=bool(stop_on_error))
+                        stop_on_error=bool(stop_on_error), strict_data=bool(strict_data))
     else:
         raise TypeError(f"analyze() takes a Net or a Plan (from caffecx.graph.load_net), not {type(net).__name__}")
     fields: dict[str, ReceptiveField | None] = {}

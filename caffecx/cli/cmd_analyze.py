@@ -9,7 +9,6 @@ import sys
 from caffecx.analysis import Analysis, analyze, parse_shape
 from caffecx.errors import CaffecxError
 from caffecx.graph import load_net
-from caffecx.layers.datasource import strict_data
 from caffecx.tables import fmt_value, render_markdown, render_text
 
 TABLE_COLUMNS = ["name", "type", "top_shapes", "weights", "params", "macs", "flops", "memory_bytes",
@@ -44,8 +43,8 @@ def build_analysis(args: argparse.Namespace) -> Analysis:
         raise CaffecxError("--batch must be a positive integer")
     net = load_net(args.net, phase=args.phase, stages=args.stage, level=args.level,
                    weights=args.weights, strict=args.strict)
-    with strict_data(getattr(args, "strict_data", False)):
-        return analyze(net, batch=args.batch, input_shapes=input_shapes(args.input_shape))
+    return analyze(net, batch=args.batch, input_shapes=input_shapes(args.input_shape),
+                   strict_data=getattr(args, "strict_data", False))
 
 
 def add_strict_data(p: argparse.ArgumentParser) -> None:

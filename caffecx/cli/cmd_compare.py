@@ -33,11 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _analysis(path: str, args: argparse.Namespace) -> Analysis:
     from caffecx.graph import load_net
-    from caffecx.layers.datasource import strict_data
-
     net = load_net(path, phase=args.phase)
-    with strict_data(args.strict_data):
-        return analyze(net, batch=args.batch, input_shapes=input_shapes(args.input_shape))
+    return analyze(net, batch=args.batch, input_shapes=input_shapes(args.input_shape), strict_data=args.strict_data)
 
 
 def run(args: argparse.Namespace) -> int:

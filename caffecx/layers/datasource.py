@@ -9,14 +9,13 @@ Without a hint, a layer whose source is absent takes the shape its prototxt dete
 N from batch_size; H, W from crop_size, else new_height/new_width, else a present mean file; C from
 force_color/force_gray, ImageData's is_color, the number of mean_values (two or more), else a present
 mean file), recorded in ``Context.assumed``. What stays undetermined is named in the error. Assuming is
-on by default; ``Context.assume_data_shapes = False`` or `strict_data` (the CLI's ``--strict-data``)
+on by default; ``Context.assume_data_shapes = False`` (``plan_net(strict_data=True)``, the CLI's ``--strict-data``)
 keep the refusal.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import io
 import os
 import re
@@ -68,19 +67,6 @@ def absent(layer: Layer, message: str) -> SourceMissing:
 
 def missing_source(layer: Layer, source: str, why: str = "not found") -> SourceMissing:
     return absent(layer, f"data source '{source}' {why} (looked in the cwd and the prototxt's folder)")
-
-
-_STRICT = contextvars.ContextVar("caffecx_strict_data", default=False)
-
-
-@contextlib.contextmanager
-def strict_data(strict: bool = True) -> Iterator[None]:
-    """Within the block, data layers with an absent source refuse instead of assuming a shape."""
-    token = _STRICT.set(strict)
-    try:
-        yield
-    finally:
-        _STRICT.reset(token)
 
 
 def mean_blob(layer: Layer, path: Path, what: str = "mean file") -> np.ndarray:
@@ -169,7 +155,7 @@ def assumed_shape(layer: Layer, ctx: Context) -> tuple[Shape | None, list[str], 
 def assume_or_raise(layer: Layer, ctx: Context, err: SourceMissing, labels: list[Shape]) -> list[Shape]:
     """`err` re-raised unless assuming is on and the prototxt determines the data shape: then that
     shape (and `labels` for the other tops), recorded in ``ctx.assumed``."""
-    if not ctx.assume_data_shapes or _STRICT.get():
+    if not ctx.assume_data_shapes:
         raise err
     shape, sources, missing = assumed_shape(layer, ctx)
     if shape is None:

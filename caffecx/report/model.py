@@ -10,7 +10,6 @@ from typing import Any
 from caffecx.analysis import Analysis, analyze
 from caffecx.check import CheckResult, check_log
 from caffecx.graph import load_net
-from caffecx.layers.datasource import strict_data as strict_data_mode
 from caffecx.lenet import BUNDLED, BUNDLED_LOG
 from caffecx.logs import CaffeLog, parse_log
 from caffecx.plan import plan_net
@@ -92,8 +91,7 @@ def build_report(net: str | os.PathLike[str] | None = None, *, weights: str | os
     if net is None:
         net, log = DEFAULT_NET, log if log is not None else DEFAULT_LOG
     loaded = load_net(net, phase=opts.phase, stages=opts.stages, level=opts.level, weights=weights)
-    with strict_data_mode(opts.strict_data):
-        plan = plan_net(loaded, batch=opts.batch, input_shapes=opts.input_shapes)
+    plan = plan_net(loaded, batch=opts.batch, input_shapes=opts.input_shapes, strict_data=opts.strict_data)
     result = analyze(plan)
     inputs, outputs = _io_rows(result)
     report = Report(shown_path(net), shown_path(weights) if weights else None, shown_path(log) if log else None,

@@ -11,7 +11,6 @@ from caffecx.analysis import analyze
 from caffecx.cli import main
 from caffecx.errors import GraphError, ShapeError, WeightsError
 from caffecx.graph import load_net
-from caffecx.layers.datasource import strict_data
 from caffecx.lenet import lenet_analysis, write_report
 
 DEPLOY = sorted((CORPUS / "prototxt").glob("*deploy*.prototxt"))
@@ -262,8 +261,8 @@ def test_layers_of_a_solvers_inline_net_are_located() -> None:
         line = text[node.line - 1]
         assert line[node.column - 1:].startswith("layer"), (node.name, line)
         assert f'"{node.name}"' in "\n".join(text[node.line - 1:node.line + 2]), node.name
-    with pytest.raises(ShapeError) as info, strict_data():  # (without: its shape is assumed from the prototxt)
-        analyze(net)
+    with pytest.raises(ShapeError) as info:  # (without strict_data: its shape is assumed from the prototxt)
+        analyze(net, strict_data=True)
     data = net.layer("data")  # the TEST one, at line 51
     assert (info.value.location.line, info.value.location.column) == (data.line, data.column) == (51, 1)
 
