@@ -8,17 +8,18 @@ import sys
 
 from caffecx.analysis import Analysis, analyze, parse_shape
 from caffecx.errors import CaffecxError
-from caffecx.graph import load_net
+from caffecx.graph import Net, load_net
 from caffecx.tables import fmt_value, render_markdown, render_text
 
 TABLE_COLUMNS = ["name", "type", "top_shapes", "weights", "params", "macs", "flops", "memory_bytes",
                  "compute_param_ratio", "rf_size", "stage"]
 
 
-def add_net_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments every command that builds a net shares."""
+def add_net_arguments(p: argparse.ArgumentParser,
+                      weights_help: str = ".caffemodel whose blobs are checked against the net") -> None:
+    """Arguments every command that builds a net shares (`load_net_from_args` reads them)."""
     p.add_argument("net", help="net prototxt (or a solver naming one, or a .caffemodel: its stored net)")
-    p.add_argument("--weights", help=".caffemodel whose blobs are checked against the net")
+    p.add_argument("--weights", help=weights_help)
     p.add_argument("--phase", choices=["TRAIN", "TEST"], default="TEST", help="NetState phase (default TEST)")
     p.add_argument("--stage", action="append", default=[], help="NetState stage (repeatable)")
     p.add_argument("--level", type=int, default=None, help="NetState level")
@@ -26,6 +27,12 @@ def add_net_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=N,C,H,W",
                    help="shape of an input top whose data is absent, or an override (repeatable)")
     p.add_argument("--strict", action="store_true", help="unknown prototxt fields are errors")
+
+
+def load_net_from_args(args: argparse.Namespace) -> Net:
+    """The net `add_net_arguments` describes (NET, --weights, the NetState, --strict)."""
+    return load_net(args.net, phase=args.phase, stages=args.stage, level=args.level,
+                    weights=args.weights, strict=args.strict)
 
 
 def input_shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
@@ -41,8 +48,7 @@ def input_shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
 def build_analysis(args: argparse.Namespace) -> Analysis:
     if args.batch is not None and args.batch <= 0:
         raise CaffecxError("--batch must be a positive integer")
-    net = load_net(args.net, phase=args.phase, stages=args.stage, level=args.level,
-                   weights=args.weights, strict=args.strict)
+    net = load_net_from_args(args)
     return analyze(net, batch=args.batch, input_shapes=input_shapes(args.input_shape),
                    strict_data=getattr(args, "strict_data", False))
 

@@ -11,10 +11,9 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from caffecx.cli.cmd_analyze import add_net_arguments, input_shapes
+from caffecx.cli.cmd_analyze import add_net_arguments, input_shapes, load_net_from_args
 from caffecx.cli.cmd_init import _same_file
 from caffecx.errors import CaffecxError
-from caffecx.graph import load_net
 from caffecx.io.outputs import check_target
 from caffecx.plan import plan_net
 
@@ -26,10 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write the net as an ONNX model (weights as initializers)",
                        description="Export the net to ONNX with Caffe's semantics (pooling sizes and divisors, "
                                    "LRN, BatchNorm's factor, ...), checked by onnx.checker and shape inference.")
-    add_net_arguments(p)
-    for action in p._actions:
-        if action.dest == "weights":
-            action.help = ".caffemodel (default: the fillers' values, drawn with --seed)"
+    add_net_arguments(p, weights_help=".caffemodel (default: the fillers' values, drawn with --seed)")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     p.add_argument("--opset", type=int, default=None,
                    help="ONNX opset (default: caffecx.export.DEFAULT_OPSET, 18 today; 13 and up)")
@@ -53,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise CaffecxError("--batch must be a positive integer")
     if _same_file(args.output, args.net) or (args.weights and _same_file(args.output, args.weights)):
         raise CaffecxError("the output would overwrite an input file", path=args.output)
-    net = load_net(args.net, phase=args.phase, stages=args.stage, level=args.level,
-                   weights=args.weights, strict=args.strict)
+    net = load_net_from_args(args)
     plan = plan_net(net, batch=args.batch, input_shapes=input_shapes(args.input_shape))
     model = export_onnx(plan, opset=args.opset, dynamic_batch=args.dynamic_batch,
                         outputs=args.output_blobs or None, inputs=args.input_blobs or None, seed=args.seed)

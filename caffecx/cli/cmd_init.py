@@ -14,10 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from caffecx.cli.cmd_analyze import add_net_arguments, input_shapes
+from caffecx.cli.cmd_analyze import add_net_arguments, input_shapes, load_net_from_args
 from caffecx.errors import CaffecxError, ShapeError
 from caffecx.fillers import init_weights
-from caffecx.graph import load_net
 from caffecx.io.outputs import check_target
 from caffecx.io.writer import caffemodel_bytes, write_atomic
 from caffecx.plan import Plan, plan_net
@@ -28,10 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("init", help="write a .caffemodel of the net's initial (filler) weights",
                        description="Set the net up, fill every layer's blobs from its fillers (deterministic "
                                    "for a seed) and write them as a binary .caffemodel, whole or not at all.")
-    add_net_arguments(p)
-    for action in p._actions:
-        if action.dest == "weights":
-            action.help = ".caffemodel whose layers keep their blobs; only the other layers are filled"
+    add_net_arguments(p, weights_help=".caffemodel whose layers keep their blobs; only the other layers are filled")
     p.add_argument("-o", "--output", required=True, help="the .caffemodel to write")
     p.add_argument("--seed", type=int, default=0, help="seed of the fillers' random numbers (default 0)")
     p.set_defaults(func=run)
@@ -45,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
     check_target(args.output, what="output (-o)")
     if _same_file(args.output, args.net) or (args.weights and _same_file(args.output, args.weights)):
         raise CaffecxError("the output would overwrite an input file", path=args.output)
-    net = load_net(args.net, phase=args.phase, stages=args.stage, level=args.level,
-                   weights=args.weights, strict=args.strict)
+    net = load_net_from_args(args)
     plan = plan_net(net, batch=args.batch, input_shapes=input_shapes(args.input_shape))
     data, filled, kept, values = initial_caffemodel(plan, args.seed)
     write_atomic(args.output, data)

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from caffecx.blobdiff import DEFAULT_TOLERANCE, BlobDiff, compare_blobs, read_reference
-from caffecx.cli.cmd_analyze import input_shapes
+from caffecx.cli.cmd_analyze import add_net_arguments, input_shapes, load_net_from_args
 from caffecx.errors import CaffecxError
-from caffecx.graph import load_net
 from caffecx.io.outputs import check_target
 from caffecx.io.writer import write_atomic
 from caffecx.plan import plan_net
@@ -26,17 +25,10 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the forward pass (NumPy) and write, compare or classify",
                        description="Run a net's forward pass as Caffe would, on the CPU with NumPy.")
-    p.add_argument("net", help="net prototxt (or a solver naming one, or a .caffemodel: its stored net)")
-    p.add_argument("--weights", help=".caffemodel (default: the fillers' values, drawn with --seed)")
+    add_net_arguments(p, weights_help=".caffemodel (default: the fillers' values, drawn with --seed)")
     p.add_argument("--input", action="append", default=[], metavar="NAME=FILE",
                    help="an input blob from a .npy file, or an image through the input layer's transform_param "
                         "(repeatable; NAME may be left out when the net has one input)")
-    p.add_argument("--phase", choices=["TRAIN", "TEST"], default="TEST")
-    p.add_argument("--stage", action="append", default=[], help="NetState stage (repeatable)")
-    p.add_argument("--level", type=int, default=None, help="NetState level")
-    p.add_argument("--batch", type=int, default=None, help="replace the batch size of every input")
-    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=N,C,H,W",
-                   help="shape of an input whose prototxt gives none (repeatable)")
     p.add_argument("--blobs", choices=["outputs", "all"], default="outputs", help="blobs kept and written")
     p.add_argument("--out", help="write the kept blobs to this .npz (keys blob/<name>)")
     p.add_argument("--compare", metavar="REF.npz",
@@ -66,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         check_target(args.out, suffixes=(".npz",), what="--out file")
     reference, ref_inputs = read_reference(args.compare) if args.compare else ({}, {})
     labels = _read_labels(args.labels) if args.labels else None
-    net = load_net(args.net, phase=args.phase, stages=args.stage, level=args.level, weights=args.weights)
+    net = load_net_from_args(args)
     plan = plan_net(net, batch=args.batch, input_shapes=input_shapes(args.input_shape))
     executor = build_executor(plan, dtype=args.dtype, seed=args.seed)
     feeds = _feeds(executor, args.input, ref_inputs)
