@@ -18,7 +18,7 @@ import pandas as pd
 
 from caffecx.analysis import Analysis, analyze
 from caffecx.errors import CaffecxError
-from caffecx.graph import load_net
+from caffecx.graph import attach_weights, load_net
 from caffecx.io.reader import NetText
 from caffecx.layers import layer_class
 from caffecx.layers.datasource import SourceMissing, batch_size
@@ -167,7 +167,37 @@ def _batch_size(net: Any, layer: str) -> int | None:
     return None if node is None else batch_size(node.param)
 
 
-def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: str) -> tuple[Any, bool]:
+class _NetFile:
+    """NET, read once for each phase a check needs (a solver's test net is not its train net); a
+    binary caffemodel is read once and brings its weights. Reading raises the file's located error."""
+
+    def __init__(self, path: str) -> None:
+        from caffecx.io.reader import is_binary_model
+
+        self.path = path
+        self.binary = is_binary_model(path)
+        self._texts: dict[str, NetText] = {}
+        self._model: Any = None
+
+    def text(self, phase: str) -> NetText:
+        from caffecx.io.reader import read_net_model, read_net_text
+
+        if self.binary and not self._texts:
+            text, self._model = read_net_model(self.path)
+            self._texts = {"TRAIN": text, "TEST": text}
+        if phase not in self._texts:
+            self._texts[phase] = read_net_text(self.path, phase=phase)
+        return self._texts[phase]
+
+    def load(self, phase: str, stages: tuple[str, ...], level: int | None) -> Any:
+        net = load_net(self.text(phase), phase=phase, stages=stages, level=level)
+        if self._model is not None:
+            attach_weights(net, self._model)
+            net.weights_path = self.path
+        return net
+
+
+def _build(net_log: NetLog, net_file: _NetFile | None, log_path: str | None, phase: str) -> tuple[Any, bool]:
     """The net to check against, and whether it holds only the layers before the cut of an echo
     that glog truncated (the layers the echo printed in full)."""
     stages: tuple[str, ...] = ()
@@ -175,8 +205,8 @@ def _build(net_log: NetLog, net_path: str | None, log_path: str | None, phase: s
     echo = net_log.param
     if echo is not None and echo.HasField("state"):
         stages, level = tuple(echo.state.stage), echo.state.level
-    if net_path is not None:
-        return load_net(net_path, phase=phase, stages=stages, level=level), False
+    if net_file is not None:
+        return net_file.load(phase, stages, level), False
     if echo is None:
         raise NeedsInput("the log has no net parameter echo for this net; name the prototxt: caffecx check NET LOG",
                          path=log_path, line=net_log.line)
@@ -400,43 +430,34 @@ def check_log(
     parsed = log if isinstance(log, CaffeLog) else parse_log(log)
     net_path = None if net is None else os.fspath(net)
     wanted = [n for n in parsed.net_logs if n.layers and (phase is None or n.phase == phase)]
-    binary = net_path is not None and _read_net(net_path, {n.phase or "TEST" for n in wanted})
+    net_file = None if net_path is None else _NetFile(net_path)
+    for p in sorted({n.phase or "TEST" for n in wanted}) or ["TEST"]:
+        if net_file is not None:
+            net_file.text(p)  # a NET that cannot be read is bad input, raised before anything is compared
     base_dirs = [Path.cwd()]
     if net_path:
         base_dirs.append(Path(net_path).resolve().parent)
     if parsed.path:
         base_dirs.append(Path(parsed.path).resolve().parent)
-    checks = [_check_net(parsed, n, net_path, bool(binary), base_dirs, input_shapes) for n in wanted]
+    checks = [_check_net(parsed, n, net_file, base_dirs, input_shapes) for n in wanted]
     return CheckResult(parsed.path, net_path, checks)
 
 
-def _read_net(net_path: str, phases: set[str]) -> bool:
-    """Read the NET once for each phase the check needs (a missing, unreadable or garbage file raises its
-    located `CaffecxError` here: bad input, not a disagreement). Whether it is a binary caffemodel."""
-    from caffecx.io.reader import is_binary_model, read_net_model, read_net_text
-
-    if is_binary_model(net_path):
-        read_net_model(net_path)
-        return True
-    for p in sorted(phases) or ["TEST"]:
-        read_net_text(net_path, phase=p)
-    return False
-
-
-def _check_net(parsed: CaffeLog, net_log: NetLog, net_path: str | None, binary: bool, base_dirs: list[Path],
+def _check_net(parsed: CaffeLog, net_log: NetLog, net_file: _NetFile | None, base_dirs: list[Path],
                input_shapes: dict[str, tuple[int, ...]] | None) -> NetCheck:
     label = _label(net_log)
+    net_path = net_file.path if net_file is not None else None
     check = NetCheck(label, net_log.phase, net_path or "log echo")
     phase = net_log.phase or "TEST"
     try:
-        built, cut = _build(net_log, net_path, parsed.path, phase)
+        built, cut = _build(net_log, net_file, parsed.path, phase)
         result = _analyze(built, net_log, base_dirs, input_shapes)
     except NeedsInput as err:
         check.error, check.bad_input = str(err), True
         return check
     except CaffecxError as err:
         check.error = str(err)
-        if binary and phase != "TRAIN":  # Caffe saves the net it trained: the TEST net may not be in it
+        if net_file is not None and net_file.binary and phase != "TRAIN":  # Caffe saves the net it trained: the TEST net may not be in it
             check.bad_input = True
             check.error = (f"{net_path}: the caffemodel holds the net Caffe saved after training, which does "
                            f"not make the {label} net ({err.message}); name the prototxt, or check --phase TRAIN")
