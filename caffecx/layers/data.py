@@ -326,9 +326,7 @@ class HDF5Data(Layer):
         try:
             with h5py.File(h5, "r") as f:
                 for top in self.lp.top:
-                    item = f.get(top)
-                    self.check(isinstance(item, h5py.Dataset), f"{shown} has no dataset '{top}'")
-                    self.check(item.ndim >= 1, f"dataset '{top}' of {shown} must have at least 1 axis")
+                    item = self._dataset(h5py, f, top, shown)
                     out.append((int(p.batch_size), *(int(d) for d in item.shape[1:])))
         except CaffecxError:
             raise
@@ -336,6 +334,13 @@ class HDF5Data(Layer):
             raise self.fail(f"cannot read {shown} ({type(err).__name__}: not an HDF5 file h5py can read)") \
                 from None
         return out
+
+    def _dataset(self, h5py: Any, f: Any, top: str, shown: str) -> Any:
+        """The dataset named after `top` in an open HDF5 file: it must exist and have an axis to batch."""
+        item = f.get(top)
+        self.check(isinstance(item, h5py.Dataset), f"{shown} has no dataset '{top}'")
+        self.check(item.ndim >= 1, f"dataset '{top}' of {shown} must have at least 1 axis")
+        return item
 
     def _h5py(self) -> Any:
         try:
@@ -382,9 +387,7 @@ class HDF5Data(Layer):
         try:
             with h5py.File(path, "r") as f:
                 for top in self.lp.top:
-                    item = f.get(top)
-                    self.check(isinstance(item, h5py.Dataset), f"{shown} has no dataset '{top}'")
-                    self.check(item.ndim >= 1, f"dataset '{top}' of {shown} must have at least 1 axis")
+                    item = self._dataset(h5py, f, top, shown)
                     rows.add(item.shape[0])
                     out.append(np.asarray(item[:limit] if limit else item[()], dtype=run.dtype))
         except CaffecxError:
