@@ -80,14 +80,17 @@ class Executor:
 
     @property
     def inputs(self) -> dict[str, Shape]:
-        """The blobs a caller feeds: the tops of the net's source layers, with their planned shapes."""
-        return {t: s for p in self.plan.layers if p.impl is not None and p.impl.is_source
-                for t, s in zip(p.node.tops, p.top_shapes or [], strict=False)}
+        """The blobs a caller may feed: the tops of the net's source layers, with their planned shapes."""
+        return self._source_tops(required=False)
 
     @property
     def required_inputs(self) -> dict[str, Shape]:
         """The inputs a caller must feed (Input layers' tops); other sources read their data."""
-        return {t: s for p in self.plan.layers if p.impl is not None and p.impl.needs_feed
+        return self._source_tops(required=True)
+
+    def _source_tops(self, required: bool) -> dict[str, Shape]:
+        return {t: s for p in self.plan.layers
+                if p.impl is not None and (p.impl.needs_feed if required else p.impl.is_source)
                 for t, s in zip(p.node.tops, p.top_shapes or [], strict=False)}
 
     def forward(self, inputs: Mapping[str, Any] | None = None, *, keep: Keep = "outputs",
