@@ -219,38 +219,54 @@ def merge_parsers(a: LogParser, b: LogParser) -> None:
     for r in b.runs:
         r.nets = [i + net_off for i in r.nets]
         r.index += off
-    if merge_first:
-        first, last = b.runs[0], a.runs[-1]
-        last.nets += first.nets
-        for attr in ("done", "stopped_early"):
-            setattr(last, attr, getattr(last, attr) or getattr(first, attr))
-        for attr in ("net_name", "solving_line", "lr_policy", "resumed_from", "finetuned_from", "fatal", "fatal_line",
-                     "fatal_trace", "aborted", "abort_line"):
-            if getattr(last, attr) is None:
-                setattr(last, attr, getattr(first, attr))
-        for i, t in enumerate(b.timed):
-            if t[3] is first:
-                b.timed[i] = (t[0], t[1], t[2], last)
-        a.runs += b.runs[1:]
-    else:
-        a.runs += b.runs
+    _join_runs(a, b, merge_first)
     a.nets += b.nets
-    for row in b.tests:
-        row["run"] += off
-    a.tests += b.tests
-    for row in b.snapshots + b.restores:
-        row["run"] += off
-    a.snapshots += b.snapshots
-    a.restores += b.restores
-    a.messages += [LogMessage(m.line, m.severity, m.message, None if m.run is None else m.run + off)
-                   for m in b.messages]
-    a.timed += b.timed
-    for rows in (b.test_batches, b.test_results, b.timing):
+    _append_rows(a, b, off, row_off)
+    a.nrows += b.nrows
+    a.lines = b.lines
+    a.glog_lines += b.glog_lines
+    a.orphans += b.orphans
+    if b.runs:
+        a.run = a.runs[-1]
+        a.reading_test_results, a.reading_times = b.reading_test_results, b.reading_times
+        a.ended, a.active, a.test = b.ended, b.active, b.test
+        a.row = b.row + row_off if b.row >= 0 else -1
+        a.builders, a.pending_net, a.block = b.builders, b.pending_net, b.block
+
+
+def _join_runs(a: LogParser, b: LogParser, merge_first: bool) -> None:
+    """``b``'s runs after ``a``'s; its first one folded into ``a``'s last when it continues it."""
+    if not merge_first:
+        a.runs += b.runs
+        return
+    first, last = b.runs[0], a.runs[-1]
+    last.nets += first.nets
+    for attr in ("done", "stopped_early"):
+        setattr(last, attr, getattr(last, attr) or getattr(first, attr))
+    for attr in ("net_name", "solving_line", "lr_policy", "resumed_from", "finetuned_from", "fatal", "fatal_line",
+                 "fatal_trace", "aborted", "abort_line"):
+        if getattr(last, attr) is None:
+            setattr(last, attr, getattr(first, attr))
+    for i, t in enumerate(b.timed):
+        if t[3] is first:
+            b.timed[i] = (t[0], t[1], t[2], last)
+    a.runs += b.runs[1:]
+
+
+def _append_rows(a: LogParser, b: LogParser, off: int, row_off: int) -> None:
+    """``b``'s rows and column parts after ``a``'s, their run and row numbers shifted by ``off``/``row_off``."""
+    for rows in (b.tests, b.snapshots, b.restores, b.test_batches, b.test_results, b.timing):
         for row in rows:
             row["run"] += off
+    a.tests += b.tests
+    a.snapshots += b.snapshots
+    a.restores += b.restores
     a.test_batches += b.test_batches
     a.test_results += b.test_results
     a.timing += b.timing
+    a.messages += [LogMessage(m.line, m.severity, m.message, None if m.run is None else m.run + off)
+                   for m in b.messages]
+    a.timed += b.timed
     for part in b.loss_parts:
         part["run"] = part["run"] + off
         part["row"] = part["row"] + row_off
@@ -265,16 +281,6 @@ def merge_parsers(a: LogParser, b: LogParser) -> None:
         part["row"] = part["row"] + row_off
         part["name"] = remap[part["name"]]
     a.output_parts += b.output_parts
-    a.nrows += b.nrows
-    a.lines = b.lines
-    a.glog_lines += b.glog_lines
-    a.orphans += b.orphans
-    if b.runs:
-        a.run = a.runs[-1]
-        a.reading_test_results, a.reading_times = b.reading_test_results, b.reading_times
-        a.ended, a.active, a.test = b.ended, b.active, b.test
-        a.row = b.row + row_off if b.row >= 0 else -1
-        a.builders, a.pending_net, a.block = b.builders, b.pending_net, b.block
 
 
 def parse_log(source: Source, *, path: str | None = None, workers: int | None = None,
