@@ -143,6 +143,7 @@ def _plan_layer(node: LayerNode, net: Net, ctx: Context, shapes: dict[str, Shape
     impl.phase = net.phase
     try:
         tops = [tuple(int(d) for d in s) for s in impl.setup(bottom_shapes, ctx)]
+        impl.check_loss_weights()
     except ShapeError as err:
         if impl.shape_at_run_time:
             return _unknown(node, shapes, err.message, impl)

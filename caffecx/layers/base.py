@@ -215,6 +215,14 @@ class Layer:
         """Spatial mapping for receptive fields; None = pointwise (the field passes through)."""
         return None
 
+    def check_loss_weights(self) -> None:
+        """Caffe's ``Layer::SetLossWeights``: loss weights, when any (a loss layer gets one, 1, when the
+        prototxt gives none), must be one per top."""
+        given = len(self.lp.loss_weight) or (1 if self.loss_top_weight else 0)
+        tops = len(self.lp.top) or (1 if self.loss_top_weight else 0)  # a loss's anonymous top
+        self.check(not given or given == tops, f"loss_weight must be unspecified or specified once per top "
+                                               f"blob. ({tops} tops vs. {given} loss weights)")
+
     def declared_pad(self) -> tuple[int, ...] | None:
         """The padding the layer's parameters declare (conv/pool), None for layers without one."""
         return None

@@ -93,10 +93,6 @@ class Loss(Layer):
         self.check(len(b0) >= 1 and len(b1) >= 1 and b0[0] == b1[0],
                    f"The data and label should have the same first dimension. "
                    f"({shape_string(b0)} vs. {shape_string(b1)})")
-        # LossLayer adds loss_weight 1 when none is given; Layer::SetLossWeights then wants one per top.
-        n_tops, n_weights = max(len(self.lp.top), 1), len(self.lp.loss_weight) or 1
-        self.check(n_tops == n_weights, f"loss_weight must be unspecified or specified once per top blob. "
-                                        f"({n_tops} tops vs. {n_weights} loss weights)")
         self.reshape(bottom_shapes, ctx)
         return [(), b0][: len(self.lp.top)]
 

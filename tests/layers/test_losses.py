@@ -28,8 +28,14 @@ def test_softmax_with_loss_like_lenet() -> None:
     two = loss("SoftmaxWithLoss", 2, "loss_weight: 1 loss_weight: 0", n_tops=2)
     assert tops(two, (64, 10), (64,)) == [(), (64, 10)]
     # LossLayer adds loss_weight 1 when none is given; SetLossWeights then wants one per top
-    with pytest.raises(ShapeError, match="loss_weight must be unspecified or specified once per top blob"):
-        tops(loss("SoftmaxWithLoss", 2, n_tops=2), (64, 10), (64,))
+    with pytest.raises(ShapeError, match=r"loss_weight must be unspecified or specified once per top blob. "
+                                          r"\(2 tops vs. 1 loss weights\)"):
+        make(loss("SoftmaxWithLoss", 2, n_tops=2)).check_loss_weights()
+    make(two).check_loss_weights()
+    # the rule is every layer's (Layer::SetLossWeights), not the losses' alone
+    with pytest.raises(ShapeError, match=r"\(1 tops vs. 2 loss weights\)"):
+        make('name: "r" type: "ReLU" bottom: "x" top: "y" loss_weight: 1 loss_weight: 1').check_loss_weights()
+    make('name: "r" type: "ReLU" bottom: "x" top: "y"').check_loss_weights()
     # per-pixel labels: N*H*W labels for a (N, C, H, W) score map
     assert tops(loss("SoftmaxWithLoss", 2), (2, 21, 8, 8), (2, 1, 8, 8)) == [()]
     assert make(loss("SoftmaxWithLoss", 2)).counts([(64, 10), (64,)], [()]) == Counts(0, 5 * 640 + 2 * 64)
