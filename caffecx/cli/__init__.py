@@ -18,7 +18,9 @@ from caffecx import __version__
 from caffecx.errors import CaffecxError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with ``command``'s alone when that one is named (a command
+    imports only what it uses: ``caffecx log`` starts without the analyzer, the executor or ONNX)."""
     parser = argparse.ArgumentParser(
         prog="caffecx",
         description="Read, upgrade, analyze, run, export and audit Caffe nets, weights and training logs without Caffe.",
@@ -26,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"caffecx {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     pkg = importlib.import_module("caffecx.cli")
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if info.name.startswith("cmd_"):
-            importlib.import_module(f"caffecx.cli.{info.name}").register(sub)
+    names = sorted(info.name for info in pkgutil.iter_modules(pkg.__path__) if info.name.startswith("cmd_"))
+    for name in [f"cmd_{command}"] if f"cmd_{command}" in names else names:
+        importlib.import_module(f"caffecx.cli.{name}").register(sub)
     return parser
 
 
@@ -37,7 +39,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
