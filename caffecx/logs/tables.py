@@ -342,6 +342,9 @@ def echo_to_dict(text: str) -> dict[str, Any]:
 # building the log from the parser's state
 
 
+_KEY = 1 << 40  # (run, iteration) as one int64 key: run * _KEY + iteration
+
+
 def _int_na(values: np.ndarray) -> pd.arrays.IntegerArray:
     """int64 values with -1 meaning "not logged" -> a nullable Int64 array."""
     values = np.asarray(values, dtype=np.int64)
@@ -427,112 +430,123 @@ def _first_appearance(codes: np.ndarray, n_codes: int) -> list[int]:
     return codes[np.sort(first)].tolist()
 
 
-def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], list[float]]:
-    rp, sp, op = parser.loss_parts, parser.lr_parts, parser.output_parts
-    L = {k: _concat(rp, k, float) for k in ("loss", "lr", "iters_per_s", "s_per_interval", "tod")}
+def _loss_rows(parser: Any) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The display lines' columns (all chunks' parts concatenated) in row-id order, and the order that
+    put them there (None when they came in order)."""
+    rp = parser.loss_parts
+    rows = {k: _concat(rp, k, float) for k in ("loss", "lr", "iters_per_s", "s_per_interval", "tod")}
     for k in ("row", "run", "iteration", "interval_iters", "date", "line"):
-        L[k] = _concat(rp, k, np.int64)
+        rows[k] = _concat(rp, k, np.int64)
     for k in ("loss_missing", "lr_missing", "iters_per_s_missing", "s_per_interval_missing"):
-        L[k] = _concat(rp, k, bool)
+        rows[k] = _concat(rp, k, bool)
     parser.loss_parts = []  # concatenated: release the per-chunk parts before the tables are made
-    in_order = _nondecreasing(L["row"])  # parts come per chunk and source; rows have ids
-    if not in_order:
-        by_row = np.argsort(L["row"], kind="stable")
-        L = {k: v[by_row] for k, v in L.items()}
-    n = len(L["run"])
-    train_seconds, other_seconds, _ = _stamps(parser, L["line"], L["date"], L["tod"])
-    lr, lr_missing = L["lr"], L["lr_missing"]
+    if _nondecreasing(rows["row"]):  # parts come per chunk and source; rows have ids
+        return rows, None
+    by_row = np.argsort(rows["row"], kind="stable")
+    return {k: v[by_row] for k, v in rows.items()}, by_row
 
-    # ``Iteration N, lr = x`` lines join the row of the same run and iteration (the last one wins)
-    s_run, s_it = _concat(sp, "run", np.int64), _concat(sp, "iteration", np.int64)
-    s_lr, s_miss = _concat(sp, "lr", float), _concat(sp, "lr_missing", bool)
+
+def _lr_lines(parser: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Iteration N, lr = x`` lines as (run, iteration) keys in order with their lr and missing flag;
+    of lines with the same key the last one wins."""
+    sp = parser.lr_parts
+    keys = _concat(sp, "run", np.int64) * _KEY + _concat(sp, "iteration", np.int64)
+    lr, missing = _concat(sp, "lr", float), _concat(sp, "lr_missing", bool)
     parser.lr_parts = []
-    extra: list[tuple[int, int, float, bool]] = []
-    if len(s_run):
-        skeys = s_run * (1 << 40) + s_it
-        if len(skeys) < 2 or bool((skeys[1:] > skeys[:-1]).all()):
-            ukeys, ulr, umiss = skeys, s_lr, s_miss  # distinct and sorted already: each is its own last
-        else:
-            rev = len(skeys) - 1 - np.unique(skeys[::-1], return_index=True)[1]  # last occurrence of each key
-            rev.sort()
-            ukeys, ulr, umiss = skeys[rev], s_lr[rev], s_miss[rev]
-            korder = np.argsort(ukeys)
-            ukeys, ulr, umiss = ukeys[korder], ulr[korder], umiss[korder]
-        keys = L["run"] * (1 << 40) + L["iteration"]
-        if len(keys) == len(ukeys) and np.array_equal(keys, ukeys):  # one lr line per display, in order
-            fill = lr_missing.copy()
-            lr[fill] = ulr[fill]
-            lr_missing[fill] = umiss[fill]
-        else:
-            at = np.minimum(np.searchsorted(ukeys, keys), len(ukeys) - 1)
-            hit = ukeys[at] == keys
-            fill = hit & lr_missing
-            lr[fill] = ulr[at[fill]]
-            lr_missing[fill] = umiss[at[fill]]
-            used = np.zeros(len(ukeys), dtype=bool)
-            used[at[hit]] = True
-            for i in np.flatnonzero(~used).tolist():
-                extra.append((int(ukeys[i] >> 40), int(ukeys[i] & ((1 << 40) - 1)), float(ulr[i]), bool(umiss[i])))
+    if len(keys) < 2 or bool((keys[1:] > keys[:-1]).all()):
+        return keys, lr, missing  # distinct and sorted already: each is its own last
+    last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
+    last = last[np.argsort(keys[last], kind="stable")]
+    return keys[last], lr[last], missing[last]
+
+
+def _join_lr(rows: dict[str, np.ndarray], keys: np.ndarray, lr: np.ndarray, missing: np.ndarray
+             ) -> list[tuple[int, int, float, bool]]:
+    """Each display row takes the lr line of its run and iteration (when it logged none itself); the
+    lr lines of no display come back as (run, iteration, lr, missing) rows of their own."""
+    if not len(keys):
+        return []
+    row_keys = rows["run"] * _KEY + rows["iteration"]
+    row_lr, row_missing = rows["lr"], rows["lr_missing"]
+    if len(row_keys) == len(keys) and np.array_equal(row_keys, keys):  # one lr line per display, in order
+        fill = row_missing.copy()
+        row_lr[fill], row_missing[fill] = lr[fill], missing[fill]
+        return []
+    at = np.minimum(np.searchsorted(keys, row_keys), len(keys) - 1)
+    hit = keys[at] == row_keys
+    fill = hit & row_missing
+    row_lr[fill], row_missing[fill] = lr[at[fill]], missing[at[fill]]
+    used = np.zeros(len(keys), dtype=bool)
+    used[at[hit]] = True
+    return [(int(keys[i] // _KEY), int(keys[i] % _KEY), float(lr[i]), bool(missing[i]))
+            for i in np.flatnonzero(~used).tolist()]
+
+
+def _train_columns(rows: dict[str, np.ndarray], seconds: np.ndarray, extra: list[tuple[int, int, float, bool]]
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The fixed train columns and their missing flags: the display rows, then the lone lr rows."""
     m = len(extra)
-    total = n + m
 
-    def grow(a: np.ndarray, fill: Any) -> np.ndarray:
-        return np.concatenate([a, np.full(m, fill, dtype=a.dtype)]) if m else a
+    def grow(a: np.ndarray, fill: Any, values: Sequence[Any] = ()) -> np.ndarray:
+        return np.concatenate([a, np.asarray(values, dtype=a.dtype) if values else np.full(m, fill, dtype=a.dtype)]
+                              ) if m else a
 
-    cols: dict[str, Any] = {
-        "run": grow(L["run"], 0),
-        "iteration": grow(L["iteration"], 0),
-        "seconds": grow(train_seconds, np.nan),
-        "loss": grow(L["loss"], np.nan),
-        "lr": grow(lr, np.nan),
-        "iters_per_s": grow(L["iters_per_s"], np.nan),
-        "s_per_interval": grow(L["s_per_interval"], np.nan),
-        "interval_iters": grow(L["interval_iters"], -1),
-        "line": grow(L["line"], -1),
-    }
-    miss: dict[str, np.ndarray] = {
-        "loss": grow(L["loss_missing"], True),
-        "lr": grow(lr_missing, True),
-        "iters_per_s": grow(L["iters_per_s_missing"], True),
-        "s_per_interval": grow(L["s_per_interval_missing"], True),
-    }
-    del L
-    if m:
-        cols["run"][n:] = [e[0] for e in extra]
-        cols["iteration"][n:] = [e[1] for e in extra]
-        cols["lr"][n:] = [e[2] for e in extra]
-        miss["lr"][n:] = [e[3] for e in extra]
+    runs, iterations, lrs, lr_missing = zip(*extra, strict=True) if m else ((), (), (), ())
+    cols = {"run": grow(rows["run"], 0, runs), "iteration": grow(rows["iteration"], 0, iterations),
+            "seconds": grow(seconds, np.nan), "loss": grow(rows["loss"], np.nan), "lr": grow(rows["lr"], np.nan, lrs),
+            "iters_per_s": grow(rows["iters_per_s"], np.nan), "s_per_interval": grow(rows["s_per_interval"], np.nan),
+            "interval_iters": grow(rows["interval_iters"], -1), "line": grow(rows["line"], -1)}
+    miss = {"loss": grow(rows["loss_missing"], True), "lr": grow(rows["lr_missing"], True, lr_missing),
+            "iters_per_s": grow(rows["iters_per_s_missing"], True),
+            "s_per_interval": grow(rows["s_per_interval_missing"], True)}
+    return cols, miss
 
-    # Train net output columns (the long table in file order: by row, then output index)
-    names = {code: name.decode("utf-8", "replace") for name, code in parser.output_names.items()}
-    o_row, o_name = _concat(op, "row", np.int64), _concat(op, "name", np.int64)
-    o_idx = _concat(op, "index", np.int64)
-    if not in_order:
-        o_row = np.argsort(by_row)[o_row]  # row ids -> positions in the row table
-    o_val, o_vmiss = _concat(op, "value", float), _concat(op, "value_missing", bool)
-    o_w = _concat(op, "loss_weight", float)
-    o_w[_concat(op, "loss_weight_missing", bool)] = np.nan
-    o_c = _concat(op, "weighted", float)
-    o_c[_concat(op, "weighted_missing", bool)] = np.nan
+
+def _train_outputs(parser: Any, by_row: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The ``Train net output`` lines (row position, name code, index, value, its missing flag, loss
+    weight, weighted value) sorted by row, then output index."""
+    op = parser.output_parts
+    out = {"row": _concat(op, "row", np.int64), "name": _concat(op, "name", np.int64),
+           "index": _concat(op, "index", np.int64), "value": _concat(op, "value", float),
+           "value_missing": _concat(op, "value_missing", bool)}
+    for key in ("loss_weight", "weighted"):
+        out[key] = _concat(op, key, float)
+        out[key][_concat(op, key + "_missing", bool)] = np.nan
     parser.output_parts = []
-    if not _lex_sorted(o_row, o_idx):
-        o_order = np.lexsort((o_idx, o_row))
-        o_row, o_name, o_idx = o_row[o_order], o_name[o_order], o_idx[o_order]
-        o_val, o_vmiss, o_w, o_c = o_val[o_order], o_vmiss[o_order], o_w[o_order], o_c[o_order]
-    taken = set(TRAIN_FIXED)
-    out_cols: dict[str, np.ndarray] = {}
-    out_miss: dict[str, np.ndarray] = {}
-    for code in _first_appearance(o_name, len(names)):
-        sel = o_name == code
-        rows = o_row[sel]
-        col = np.full(total, np.nan)
-        cm = np.ones(total, dtype=bool)
-        col[rows] = o_val[sel]
-        cm[rows] = o_vmiss[sel]
-        name = output_column(names[code], taken)
-        out_cols[name] = col
-        out_miss[name] = cm
+    if by_row is not None:
+        out["row"] = np.argsort(by_row)[out["row"]]  # row ids -> positions in the row table
+    if not _lex_sorted(out["row"], out["index"]):
+        order = np.lexsort((out["index"], out["row"]))
+        out = {k: v[order] for k, v in out.items()}
+    return out
 
+
+def _output_columns(out: dict[str, np.ndarray], names: dict[int, str], total: int
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One train column per output name (in order of first appearance) and its missing flags."""
+    taken = set(TRAIN_FIXED)
+    cols: dict[str, np.ndarray] = {}
+    miss: dict[str, np.ndarray] = {}
+    for code in _first_appearance(out["name"], len(names)):
+        sel = out["name"] == code
+        rows = out["row"][sel]
+        name = output_column(names[code], taken)
+        cols[name], miss[name] = np.full(total, np.nan), np.ones(total, dtype=bool)
+        cols[name][rows], miss[name][rows] = out["value"][sel], out["value_missing"][sel]
+    return cols, miss
+
+
+def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], list[float]]:
+    """The train table (one row per display, lone lr lines after), its missing flags, the long table
+    of its outputs and the seconds of the parser's other timed items; rows in (run, iteration) order."""
+    rows, by_row = _loss_rows(parser)
+    train_seconds, other_seconds, _ = _stamps(parser, rows["line"], rows["date"], rows["tod"])
+    cols, miss = _train_columns(rows, train_seconds, _join_lr(rows, *_lr_lines(parser)))
+    del rows
+    total = len(cols["run"])
+    names = {code: name.decode("utf-8", "replace") for name, code in parser.output_names.items()}
+    out = _train_outputs(parser, by_row)
+    out_cols, out_miss = _output_columns(out, names, total)
     data: dict[str, Any] = dict(cols)
     data["iteration"] = pd.arrays.IntegerArray(cols["iteration"], np.zeros(total, dtype=bool))
     data["interval_iters"] = _int_na(cols["interval_iters"])
@@ -542,104 +556,96 @@ def _train_frame(parser: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any
                     "seconds": np.isnan(cols["seconds"]), **miss,
                     "interval_iters": data["interval_iters"]._mask.copy(), "line": data["line"]._mask.copy()}
     missing_cols = {c: missing_cols[c] for c in TRAIN_FIXED} | out_miss
-    # rows in (run, iteration) order; rows of a key in file order
-    if not _lex_sorted(cols["run"], cols["iteration"]):
+    if not _lex_sorted(cols["run"], cols["iteration"]):  # rows of a key stay in file order
         order = np.lexsort((np.arange(total), cols["iteration"], cols["run"]))
         data = {k: v[order] for k, v in data.items()}
         missing_cols = {k: v[order] for k, v in missing_cols.items()}
-    frame = pd.DataFrame(data, copy=False)
-    missing = pd.DataFrame(missing_cols, copy=False)
-
-    # the long table of Train net outputs
-    k = len(o_row)
+    k, o_row = len(out["row"]), out["row"]
     name_table = np.array([names[c] for c in range(len(names))] or [""], dtype=object)
-    long = {
-        "run": cols["run"][o_row], "phase": _obj_full(k, "TRAIN"),
-        "net": np.zeros(k, dtype=np.int64), "net_missing": np.ones(k, dtype=bool),
-        "iteration": cols["iteration"][o_row], "iteration_missing": np.zeros(k, dtype=bool),
-        "index": o_idx, "index_missing": None, "name": name_table[o_name],
-        "value": o_val, "loss_weight": o_w, "weighted": o_c,
-    }
-    return frame, missing, long, other_seconds
+    long = {"run": cols["run"][o_row], "phase": _obj_full(k, "TRAIN"),
+            "net": np.zeros(k, dtype=np.int64), "net_missing": np.ones(k, dtype=bool),
+            "iteration": cols["iteration"][o_row], "iteration_missing": np.zeros(k, dtype=bool),
+            "index": out["index"], "index_missing": None, "name": name_table[out["name"]],
+            "value": out["value"], "loss_weight": out["loss_weight"], "weighted": out["weighted"]}
+    return pd.DataFrame(data, copy=False), pd.DataFrame(missing_cols, copy=False), long, other_seconds
+
+
+def _lr_at(train: pd.DataFrame, run: np.ndarray, iteration: np.ndarray) -> np.ndarray:
+    """The lr logged at the display of each (run, iteration) (nan where there is none)."""
+    lr = np.full(len(run), np.nan)
+    if not len(train) or not len(run):
+        return lr
+    train_lr = train["lr"].to_numpy()
+    keep = ~np.isnan(train_lr)
+    keys = (train["run"].to_numpy() * _KEY + train["iteration"].to_numpy(dtype=np.int64, na_value=-1))[keep]
+    if not len(keys):
+        return lr
+    if _nondecreasing(keys):
+        first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    else:
+        first = np.unique(keys, return_index=True)[1]
+    keys, train_lr = keys[first], train_lr[keep][first]
+    wanted = run * _KEY + iteration
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    hit = (keys[at] == wanted) & (iteration >= 0)
+    lr[hit] = train_lr[at[hit]]
+    return lr
+
+
+def _test_outputs(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]], np.ndarray]:
+    """The test rows' outputs, flattened: names, (index, value, loss weight, weighted, raw text) and
+    the number of outputs of each row."""
+    counts = np.fromiter((len(r["outputs"]) for r in rows), np.int64, count=len(rows))
+    names: list[str] = []
+    got: list[tuple[Any, ...]] = []
+    for r in rows:
+        names += r["outputs"]
+        got += r["outputs"].values()
+    return names, got, counts
 
 
 def _test_frame(parser: Any, train: pd.DataFrame, seconds_of: dict[int, float]
                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The test table (one row per test phase with outputs, one column per output name), its missing
+    flags and the long table of its outputs."""
     rows = [r for r in parser.tests if r["outputs"]]
     n = len(rows)
-    taken = set(TEST_FIXED)
-    col_of: dict[str, int] = {}  # output name -> its column (in order of first appearance)
-    counts = np.fromiter((len(r["outputs"]) for r in rows), np.int64, count=n)
-    names: list[str] = []
-    got: list[tuple[Any, ...]] = []
-    for r in rows:
-        outs = r["outputs"]
-        names += outs
-        got += outs.values()
-    for name in names:
-        if name not in col_of:
-            col_of[name] = len(col_of)
+    names, got, counts = _test_outputs(rows)
+    col_of = {name: j for j, name in enumerate(dict.fromkeys(names))}  # in order of first appearance
     k = len(names)
-    o_col = np.fromiter(map(col_of.__getitem__, names), np.int64, count=k)
-    o_at = np.repeat(np.arange(n), counts)
     idx_l, val_l, w_l, c_l, raw_l = zip(*got, strict=True) if got else ((), (), (), (), ())
     o_val = np.array(val_l, dtype=float)
     run = np.fromiter((r["run"] for r in rows), np.int64, count=n)
     it = np.fromiter((-1 if r["iteration"] is None else r["iteration"] for r in rows), np.int64, count=n)
-    it_na = np.fromiter((r["iteration"] is None for r in rows), bool, count=n)
     net = np.fromiter((-1 if r["net"] is None else r["net"] for r in rows), np.int64, count=n)
-    net_na = np.fromiter((r["net"] is None for r in rows), bool, count=n)
-    line = np.fromiter((r["line"] for r in rows), np.int64, count=n)
     seconds = np.fromiter((seconds_of.get(id(r), math.nan) for r in rows), np.float64, count=n)
-    # lr: the one logged at the same run and iteration's display
-    lr = np.full(n, np.nan)
-    if len(train) and n:
-        tr_keys = train["run"].to_numpy() * (1 << 40) + train["iteration"].to_numpy(dtype=np.int64, na_value=-1)
-        tr_lr = train["lr"].to_numpy()
-        keep = ~np.isnan(tr_lr)
-        tk, tl = tr_keys[keep], tr_lr[keep]
-        if _nondecreasing(tk):
-            first = np.flatnonzero(np.concatenate([[True], tk[1:] != tk[:-1]])) if len(tk) else np.empty(0, np.int64)
-        else:
-            first = np.unique(tk, return_index=True)[1]
-        tk, tl = tk[first], tl[first]
-        keys = run * (1 << 40) + it
-        at = np.minimum(np.searchsorted(tk, keys), max(len(tk) - 1, 0))
-        hit = (len(tk) > 0) & (tk[at] == keys) & (it >= 0) if len(tk) else np.zeros(n, dtype=bool)
-        lr[hit] = tl[at[hit]]
+    lr = _lr_at(train, run, it)
     data: dict[str, Any] = {"run": run, "iteration": _int_na(it), "net": _int_na(net), "seconds": seconds, "lr": lr,
-                            "line": _int_na(line)}
+                            "line": _int_na(np.fromiter((r["line"] for r in rows), np.int64, count=n))}
     missing_cols: dict[str, np.ndarray] = {
         "run": np.zeros(n, dtype=bool), "iteration": data["iteration"]._mask.copy(),
         "net": data["net"]._mask.copy(), "seconds": np.isnan(seconds), "lr": np.isnan(lr),
         "line": data["line"]._mask.copy()}
-    nan_at = np.flatnonzero(np.isnan(o_val)).tolist()
     o_miss = np.zeros(k, dtype=bool)
-    for i in nan_at:  # a logged nan/inf is a value; anything else that did not parse was not logged
+    for i in np.flatnonzero(np.isnan(o_val)).tolist():  # a logged nan/inf is a value; else it was not logged
         o_miss[i] = raw_l[i].strip().lower().lstrip(b"+-") not in (b"nan", b"inf", b"infinity")
-    ncol = len(col_of)
-    vals = np.full((ncol, n), np.nan)
-    miss = np.ones((ncol, n), dtype=bool)
-    vals[o_col, o_at] = o_val
-    miss[o_col, o_at] = o_miss
+    vals, miss = np.full((len(col_of), n), np.nan), np.ones((len(col_of), n), dtype=bool)
+    o_col, o_at = np.fromiter(map(col_of.__getitem__, names), np.int64, count=k), np.repeat(np.arange(n), counts)
+    vals[o_col, o_at], miss[o_col, o_at] = o_val, o_miss
+    taken = set(TEST_FIXED)
     for name, j in col_of.items():
         col = output_column(name, taken)
-        data[col] = vals[j]
-        missing_cols[col] = miss[j]
-    frame = pd.DataFrame(data, copy=False)
-    missing = pd.DataFrame(missing_cols, copy=False)
+        data[col], missing_cols[col] = vals[j], miss[j]
     long = {
         "run": np.repeat(run, counts), "phase": _obj_full(k, "TEST"),
-        "net": np.repeat(net, counts), "net_missing": np.repeat(net_na, counts),
-        "iteration": np.repeat(it, counts), "iteration_missing": np.repeat(it_na, counts),
+        "net": np.repeat(net, counts), "net_missing": np.repeat(net < 0, counts),
+        "iteration": np.repeat(it, counts), "iteration_missing": np.repeat(it < 0, counts),
         "index": np.fromiter((-1 if i is None else i for i in idx_l), np.int64, count=k),
         "index_missing": np.fromiter((i is None for i in idx_l), bool, count=k),
-        "name": np.array(names, dtype=object),
-        "value": o_val,
+        "name": np.array(names, dtype=object), "value": o_val,
         "loss_weight": np.array([math.nan if w is None else w for w in w_l], dtype=float),
-        "weighted": np.array([math.nan if c is None else c for c in c_l], dtype=float),
-    }
-    return frame, missing, long
+        "weighted": np.array([math.nan if c is None else c for c in c_l], dtype=float)}
+    return pd.DataFrame(data, copy=False), pd.DataFrame(missing_cols, copy=False), long
 
 
 def _outputs_frame(train_long: dict[str, Any], test_long: dict[str, Any]) -> pd.DataFrame:
