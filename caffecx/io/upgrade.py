@@ -117,6 +117,55 @@ def upgrade_v0_padding_layers(net: Any) -> Any:
     return out
 
 
+_CONV, _IP, _POOL = "convolution_param", "inner_product_param", "pooling_param"
+_SOURCES = {"data": "data_param", "hdf5_data": "hdf5_data_param", "images": "image_data_param",
+            "window_data": "window_data_param"}
+_ANY = "*"  # a V0 field every layer type takes
+#: Caffe's UpgradeV0LayerParameter, in its order: V0 field, the name its "Unknown parameter" note uses,
+#: and where it goes in V1 by V0 type (a V1 parameter message and its field; "" = the V1 layer itself)
+_V0_FIELDS: tuple[tuple[str, str, dict[str, tuple[str, str]]], ...] = (
+    ("num_output", "num_output", {"conv": (_CONV, "num_output"), "innerproduct": (_IP, "num_output")}),
+    ("biasterm", "biasterm", {"conv": (_CONV, "bias_term"), "innerproduct": (_IP, "bias_term")}),
+    ("weight_filler", "weight_filler", {"conv": (_CONV, "weight_filler"), "innerproduct": (_IP, "weight_filler")}),
+    ("bias_filler", "bias_filler", {"conv": (_CONV, "bias_filler"), "innerproduct": (_IP, "bias_filler")}),
+    ("pad", "pad", {"conv": (_CONV, "pad"), "pool": (_POOL, "pad")}),
+    ("kernelsize", "kernelsize", {"conv": (_CONV, "kernel_size"), "pool": (_POOL, "kernel_size")}),
+    ("group", "group", {"conv": (_CONV, "group")}),
+    ("stride", "stride", {"conv": (_CONV, "stride"), "pool": (_POOL, "stride")}),
+    ("pool", "pool", {"pool": (_POOL, "pool")}),
+    ("dropout_ratio", "dropout_ratio", {"dropout": ("dropout_param", "dropout_ratio")}),
+    *((f, f, {"lrn": ("lrn_param", f)}) for f in ("local_size", "alpha", "beta", "k")),
+    ("source", "source", {t: (p, "source") for t, p in (*_SOURCES.items(), ("infogain_loss", "infogain_loss_param"))}),
+    ("scale", "scale", {_ANY: ("transform_param", "scale")}),
+    ("meanfile", "meanfile", {_ANY: ("transform_param", "mean_file")}),
+    ("batchsize", "batchsize", {t: (p, "batch_size") for t, p in _SOURCES.items()}),
+    ("cropsize", "cropsize", {_ANY: ("transform_param", "crop_size")}),
+    ("mirror", "mirror", {_ANY: ("transform_param", "mirror")}),
+    ("rand_skip", "rand_skip", {"data": ("data_param", "rand_skip"), "images": ("image_data_param", "rand_skip")}),
+    ("shuffle_images", "shuffle", {"images": ("image_data_param", "shuffle")}),
+    *((f, f, {"images": ("image_data_param", f)}) for f in ("new_height", "new_width")),
+    ("concat_dim", "concat_dim", {"concat": ("concat_param", "concat_dim")}),
+    *((f"det_{f}", f"det_{f}", {"window_data": ("window_data_param", f)})
+      for f in ("fg_threshold", "bg_threshold", "fg_fraction", "context_pad", "crop_mode")),
+    ("hdf5_output_param", "hdf5_output_param", {"hdf5_output": ("", "hdf5_output_param")}),
+)
+
+
+def _put(v0: Any, v0_field: str, target: Any, field: str) -> None:
+    """``target.field`` takes V0's value: appended to a repeated field, copied into a message, an enum
+    carried over by its name, else assigned."""
+    value, held = getattr(v0, v0_field), getattr(target, field)
+    if hasattr(held, "CopyFrom"):
+        held.CopyFrom(value)
+    elif hasattr(held, "append"):
+        held.append(value)
+    elif (enum := target.DESCRIPTOR.fields_by_name[field].enum_type) is not None:
+        name = v0.DESCRIPTOR.fields_by_name[v0_field].enum_type.values_by_number[value].name
+        setattr(target, field, enum.values_by_name[name].number)
+    else:
+        setattr(target, field, value)
+
+
 def _v0_layer(conn: Any, notes: list[str]) -> Any:
     """Caffe's UpgradeV0LayerParameter: one V0 layer connection → a V1 layer."""
     v1 = V1()
@@ -136,136 +185,14 @@ def _v0_layer(conn: Any, notes: list[str]) -> Any:
         v1.blobs.add().CopyFrom(blob)
     v1.blobs_lr.extend(v0.blobs_lr)
     v1.weight_decay.extend(v0.weight_decay)
-
-    def bad(field: str) -> None:
-        notes.append(f"Unknown parameter {field} for layer type {t} (layer {v0.name})")
-
-    def has(field: str) -> bool:
-        return v0.HasField(field)
-
-    if has("num_output"):
-        if t == "conv":
-            v1.convolution_param.num_output = v0.num_output
-        elif t == "innerproduct":
-            v1.inner_product_param.num_output = v0.num_output
+    for v0_field, noted_as, where in _V0_FIELDS:
+        if not v0.HasField(v0_field):
+            continue
+        param, field = where.get(t) or where.get(_ANY) or ("", "")
+        if field:
+            _put(v0, v0_field, getattr(v1, param) if param else v1, field)
         else:
-            bad("num_output")
-    if has("biasterm"):
-        if t == "conv":
-            v1.convolution_param.bias_term = v0.biasterm
-        elif t == "innerproduct":
-            v1.inner_product_param.bias_term = v0.biasterm
-        else:
-            bad("biasterm")
-    for filler in ("weight_filler", "bias_filler"):
-        if has(filler):
-            if t == "conv":
-                getattr(v1.convolution_param, filler).CopyFrom(getattr(v0, filler))
-            elif t == "innerproduct":
-                getattr(v1.inner_product_param, filler).CopyFrom(getattr(v0, filler))
-            else:
-                bad(filler)
-    if has("pad"):
-        if t == "conv":
-            v1.convolution_param.pad.append(v0.pad)
-        elif t == "pool":
-            v1.pooling_param.pad = v0.pad
-        else:
-            bad("pad")
-    if has("kernelsize"):
-        if t == "conv":
-            v1.convolution_param.kernel_size.append(v0.kernelsize)
-        elif t == "pool":
-            v1.pooling_param.kernel_size = v0.kernelsize
-        else:
-            bad("kernelsize")
-    if has("group"):
-        if t == "conv":
-            v1.convolution_param.group = v0.group
-        else:
-            bad("group")
-    if has("stride"):
-        if t == "conv":
-            v1.convolution_param.stride.append(v0.stride)
-        elif t == "pool":
-            v1.pooling_param.stride = v0.stride
-        else:
-            bad("stride")
-    if has("pool"):
-        if t == "pool":
-            name = caffe_pb2.V0LayerParameter.PoolMethod.Name(v0.pool)
-            v1.pooling_param.pool = caffe_pb2.PoolingParameter.PoolMethod.Value(name)
-        else:
-            bad("pool")
-    if has("dropout_ratio"):
-        if t == "dropout":
-            v1.dropout_param.dropout_ratio = v0.dropout_ratio
-        else:
-            bad("dropout_ratio")
-    for field in ("local_size", "alpha", "beta", "k"):
-        if has(field):
-            if t == "lrn":
-                setattr(v1.lrn_param, field, getattr(v0, field))
-            else:
-                bad(field)
-    if has("source"):
-        target = {"data": "data_param", "hdf5_data": "hdf5_data_param", "images": "image_data_param",
-                  "window_data": "window_data_param", "infogain_loss": "infogain_loss_param"}.get(t)
-        if target:
-            getattr(v1, target).source = v0.source
-        else:
-            bad("source")
-    if has("scale"):
-        v1.transform_param.scale = v0.scale
-    if has("meanfile"):
-        v1.transform_param.mean_file = v0.meanfile
-    if has("batchsize"):
-        target = {"data": "data_param", "hdf5_data": "hdf5_data_param", "images": "image_data_param",
-                  "window_data": "window_data_param"}.get(t)
-        if target:
-            getattr(v1, target).batch_size = v0.batchsize
-        else:
-            bad("batchsize")
-    if has("cropsize"):
-        v1.transform_param.crop_size = v0.cropsize
-    if has("mirror"):
-        v1.transform_param.mirror = v0.mirror
-    if has("rand_skip"):
-        if t == "data":
-            v1.data_param.rand_skip = v0.rand_skip
-        elif t == "images":
-            v1.image_data_param.rand_skip = v0.rand_skip
-        else:
-            bad("rand_skip")
-    if has("shuffle_images"):
-        if t == "images":
-            v1.image_data_param.shuffle = v0.shuffle_images
-        else:
-            bad("shuffle")
-    for field in ("new_height", "new_width"):
-        if has(field):
-            if t == "images":
-                setattr(v1.image_data_param, field, getattr(v0, field))
-            else:
-                bad(field)
-    if has("concat_dim"):
-        if t == "concat":
-            v1.concat_param.concat_dim = v0.concat_dim
-        else:
-            bad("concat_dim")
-    for v0_field, v1_field in (("det_fg_threshold", "fg_threshold"), ("det_bg_threshold", "bg_threshold"),
-                               ("det_fg_fraction", "fg_fraction"), ("det_context_pad", "context_pad"),
-                               ("det_crop_mode", "crop_mode")):
-        if has(v0_field):
-            if t == "window_data":
-                setattr(v1.window_data_param, v1_field, getattr(v0, v0_field))
-            else:
-                bad(v0_field)
-    if has("hdf5_output_param"):
-        if t == "hdf5_output":
-            v1.hdf5_output_param.CopyFrom(v0.hdf5_output_param)
-        else:
-            bad("hdf5_output_param")
+            notes.append(f"Unknown parameter {noted_as} for layer type {t} (layer {v0.name})")
     return v1
 
 
