@@ -232,13 +232,35 @@ def new_net(p: LogParser, thread: bytes | None, line: int) -> NetLog:
 
 
 class NetBuilder:
-    """The net a thread is setting up, and the layer it is on."""
+    """The net a thread is setting up, the layer it is on, and the builder of the net whose layer is
+    building this one (resumed at this net's ``Network initialization done``)."""
 
-    __slots__ = ("net", "layer")
+    __slots__ = ("net", "layer", "outer")
 
-    def __init__(self, net: NetLog) -> None:
+    def __init__(self, net: NetLog, outer: NetBuilder | None = None) -> None:
         self.net = net
         self.layer: LayerRecord | None = None
+        self.outer = outer
+
+    def layer_in_set_up(self) -> bool:
+        """Whether the current layer is being set up: connected (tops named), not yet shaped. A net
+        initialized now is built by that layer (Caffe's RecurrentLayer::LayerSetUp: ``new Net``)."""
+        rec = self.layer
+        return rec is not None and bool(rec.tops) and not rec.top_shapes and rec.memory_bytes is None
+
+
+def nested_net(p: LogParser, outer: NetBuilder, thread: bytes | None, line: int) -> NetLog:
+    """The net that ``outer``'s current layer builds in its set-up: a child of that layer, not a net of
+    the log; the thread builds it until its ``Network initialization done``, then ``outer`` again."""
+    rec = outer.layer
+    assert rec is not None
+    net = NetLog(index=len(outer.net.children), run=outer.net.run, line=line, thread=text(thread),
+                 parent_net=outer.net, parent_layer=rec.name)
+    outer.net.children.append(net)
+    rec.nested = net
+    p.builders[thread] = NetBuilder(net, outer)
+    p.event("net_start", line, net=net.index, parent=net.parent, phase=None, test_index=None, source=None)
+    return net
 
 
 def create_layer(p: LogParser, thread: bytes | None, name: str, line: int) -> None:
@@ -325,8 +347,12 @@ def initializing(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) 
         p.open_block("solver", r, chunk, pos, head, line)
         p.stamp(line, head, "run_start", r)
     elif msg.startswith(W.NET_ECHO):
-        line = p.line_at(chunk, pos)
-        net = new_net(p, thread_of(head), line)
+        line, thread = p.line_at(chunk, pos), thread_of(head)
+        outer = p.builders.get(thread)
+        if outer is not None and not p.ended and outer.layer_in_set_up():
+            net = nested_net(p, outer, thread, line)
+        else:
+            net = new_net(p, thread, line)
         net.param_line = line
         p.open_block("net", net, chunk, pos, head, line)
     else:
@@ -337,9 +363,12 @@ def initializing(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) 
 def network_done(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if not msg.startswith(W.NET_DONE):
         return False
-    b = p.builders.pop(thread_of(head), None)
+    thread = thread_of(head)
+    b = p.builders.pop(thread, None)
     if b is not None:
         b.net.done = True
+        if b.outer is not None:
+            p.builders[thread] = b.outer
         p.event("net_done", p.line_at(chunk, pos), net=b.net.index)
     return True
 

@@ -88,6 +88,7 @@ class LayerRecord:
     line: int | None = None
     top_shape_lines: list[int] = field(default_factory=list)
     memory_line: int | None = None
+    nested: NetLog | None = field(default=None, repr=False, compare=False)  # the net its set-up built
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +144,11 @@ def echo_name(text: str) -> str | None:
 class NetLog:
     """One net Caffe set up: the training net, a test net (``test_index`` k of ``Creating test net
     (#k)``), or a net built outside a solver (``caffe time``/``test``, pycaffe; phase from the echo).
+
+    A net built inside a layer's set-up (a recurrent layer's unrolled net: its own echo, layers and
+    memory from 0, all between the layer's tops and its ``Setting up``) is not a net of the log but a
+    child of that layer: in the parent's ``children`` and the layer record's ``nested``, with
+    ``parent_net`` / ``parent_layer`` set and ``index`` its position among the parent's children.
     """
 
     index: int
@@ -159,6 +165,9 @@ class NetLog:
     param_text: str | None = None
     param_line: int | None = None
     done: bool = False
+    children: list[NetLog] = field(default_factory=list, repr=False)
+    parent_net: NetLog | None = field(default=None, repr=False, compare=False)
+    parent_layer: str | None = None
     _by_name: dict[str, LayerRecord] = field(default_factory=dict, repr=False)
     _param: Any = field(default=None, repr=False)
     _param_error: str | None = field(default=None, repr=False)
@@ -168,6 +177,11 @@ class NetLog:
     def layer(self, name: str) -> LayerRecord | None:
         """The layer record named ``name`` (the last one, if Caffe created two with that name)."""
         return self._by_name.get(name)
+
+    @property
+    def parent(self) -> tuple[int, str] | None:
+        """(index of the parent net, name of the layer that built this one); None for a net of the log."""
+        return None if self.parent_net is None else (self.parent_net.index, self.parent_layer or "")
 
     @property
     def memory_bytes(self) -> int | None:
@@ -211,7 +225,16 @@ class NetLog:
             "memory_bytes": self.memory_bytes,
             "done": self.done,
             "layers": [rec.to_dict() for rec in self.layers],
-        }
+        } | self._family()
+
+    def _family(self) -> dict[str, Any]:
+        """The ``parent`` / ``children`` keys of `to_dict`, only for nets that have them."""
+        out: dict[str, Any] = {}
+        if self.parent is not None:
+            out["parent"] = {"net": self.parent[0], "layer": self.parent[1]}
+        if self.children:
+            out["children"] = [child.to_dict() for child in self.children]
+        return out
 
 
 @dataclass
