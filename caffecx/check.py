@@ -10,6 +10,7 @@ for data:`` line the log holds. Data shapes come from the log when the data sour
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,9 +141,21 @@ def _refused_at_set_up(parsed: CaffeLog, net_log: NetLog) -> str | None:
 
 
 def _label(net: NetLog) -> str:
+    """``TRAIN``, ``TEST #k``, ...; a net built inside a layer's set-up (a recurrent layer's unrolled
+    net) is named after that layer: ``TEST > lstm1``."""
+    if net.parent_net is not None:
+        return f"{_label(net.parent_net)} > {net.parent_layer}"
     if net.phase == "TEST" and net.test_index is not None:
         return f"TEST #{net.test_index}"
     return net.phase or f"net {net.index}"
+
+
+def _phase(net: NetLog) -> str:
+    """The phase to rebuild a net in: the log's (TEST when it does not say). A net built inside a layer
+    has Caffe's default NetState (TRAIN): RecurrentLayer gives its unrolled NetParameter no state."""
+    if net.parent_net is not None:
+        return "TRAIN"
+    return net.phase or "TEST"
 
 
 def _log_hints(net_log: NetLog, net: Any) -> dict[str, tuple[int, ...]]:
@@ -312,14 +325,12 @@ def compare(net_log: NetLog, result: Analysis, label: str, layers: list[LayerRec
     layers = net_log.layers if layers is None else layers
     rows: list[CheckRow] = []
     ours = result.layers
-    index: dict[str, int] = {}
-    for i, s in enumerate(ours):
-        index.setdefault(s.name, i)
+    next_named = _in_order_by_name([s.name for s in ours])
     legacy = any(rec.legacy_shapes for rec in layers)
     last = -1
     seen: set[int] = set()
     for k, rec in enumerate(layers):
-        i = index.get(rec.name)
+        i = next_named(rec.name)
         if i is None:
             into = _folded_into(net_log, k, result) if legacy else None
             rows.append(CheckRow(label, rec.name, "layer", rec.name, into, "mismatch" if into is None else "match",
@@ -354,6 +365,26 @@ def compare(net_log: NetLog, result: Analysis, label: str, layers: list[LayerRec
     if not partial:
         rows += _never_created(net_log, layers, result, seen, legacy, label)
     return rows
+
+
+def _in_order_by_name(names: list[str]) -> Callable[[str], int | None]:
+    """A lookup of the net's layers by name that gives the k-th layer of a name at its k-th call: Caffe
+    lets names repeat (a recurrent layer's unrolled net has three named ``lstm1_``), and sets layers up
+    in order. Past the last layer of a name it keeps giving that one; None for a name the net lacks."""
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i)
+    calls: dict[str, int] = {}
+
+    def next_named(name: str) -> int | None:
+        found = positions.get(name)
+        if found is None:
+            return None
+        k = calls.get(name, 0)
+        calls[name] = k + 1
+        return found[min(k, len(found) - 1)]
+
+    return next_named
 
 
 def _never_created(net_log: NetLog, layers: list[LayerRecord], result: Analysis, seen: set[int], legacy: bool,
@@ -439,8 +470,18 @@ def check_log(
         base_dirs.append(Path(net_path).resolve().parent)
     if parsed.path:
         base_dirs.append(Path(parsed.path).resolve().parent)
-    checks = [_check_net(parsed, n, net_file, base_dirs, input_shapes) for n in wanted]
+    checks = [c for n in wanted for c in _check_with_children(parsed, n, net_file, base_dirs, input_shapes)]
     return CheckResult(parsed.path, net_path, checks)
+
+
+def _check_with_children(parsed: CaffeLog, net_log: NetLog, net_file: _NetFile | None, base_dirs: list[Path],
+                         input_shapes: dict[str, tuple[int, ...]] | None) -> list[NetCheck]:
+    """The net's check, then those of the nets its layers built in their set-up (a recurrent layer's
+    unrolled net, memory from 0), each against its own echo: NET holds the outer net only."""
+    checks = [_check_net(parsed, net_log, net_file, base_dirs, input_shapes)]
+    for child in net_log.children:
+        checks += _check_with_children(parsed, child, None, base_dirs, None)
+    return checks
 
 
 def _check_net(parsed: CaffeLog, net_log: NetLog, net_file: _NetFile | None, base_dirs: list[Path],
@@ -448,7 +489,7 @@ def _check_net(parsed: CaffeLog, net_log: NetLog, net_file: _NetFile | None, bas
     label = _label(net_log)
     net_path = net_file.path if net_file is not None else None
     check = NetCheck(label, net_log.phase, net_path or "log echo")
-    phase = net_log.phase or "TEST"
+    phase = _phase(net_log)
     try:
         built, cut = _build(net_log, net_file, parsed.path, phase)
         result = _analyze(built, net_log, base_dirs, input_shapes)

@@ -283,3 +283,86 @@ def test_check_log_argument_types(call) -> None:
         call()
     with pytest.raises(CaffecxError, match="TRAIN or TEST"):
         check_log(LENET_LOG, phase="train")
+
+
+# -- nets built inside a layer's set-up: a recurrent layer's unrolled net (issue 9) --------------------
+
+RECURRENT_NET = Path(__file__).resolve().parent / "data" / "lstm_nested.prototxt"
+RECURRENT_LOG = DATA_LOGS / "lstm_nested.log"  # its TEST set-up as Caffe prints it: see tests/logs/test_logs_nested.py
+
+
+def recurrent_log_with(tmp_path: Path, line: int, old: str, new: str) -> Path:
+    """The recurrent log with ``old`` replaced by ``new`` on (1-based) line ``line``."""
+    lines = RECURRENT_LOG.read_text().split("\n")
+    assert lines[line - 1].endswith(old), lines[line - 1]
+    lines[line - 1] = lines[line - 1][:-len(old)] + new
+    log = tmp_path / "altered.log"
+    log.write_text("\n".join(lines))
+    return log
+
+
+@pytest.mark.parametrize("with_net", [True, False], ids=["net", "echo"])
+def test_a_recurrent_log_checks_each_unrolled_net_against_its_echo(with_net) -> None:
+    result = check_log(RECURRENT_LOG, RECURRENT_NET if with_net else None)
+    assert [(n.label, n.source, n.verdict, len(n.rows)) for n in result.nets] == [
+        ("TEST", str(RECURRENT_NET) if with_net else "log echo", "OK", 17),
+        ("TEST > lstm1", "log echo", "OK", 89), ("TEST > rnn1", "log echo", "OK", 88)]
+    assert result.ok and result.status == 0
+    text = RECURRENT_LOG.read_text()
+    quantities = [r.quantity for r in result.rows]  # every layer, Top shape and Memory line of the log
+    assert quantities.count("layer") == text.count("] Creating Layer ") == 57
+    assert sum(q.startswith("top_shape") for q in quantities) == text.count("] Top shape: ") == 80
+    assert quantities.count("memory_bytes") == text.count("] Memory required for data: ") == 57
+    rows = {(r.net, r.layer, r.quantity): r for r in result.rows}
+    # the outer LSTM's own lines stay in the outer net: 30 floats on top of the 168 bytes before it
+    assert (rows[("TEST", "lstm1", "top_shape[0]")].log_value, rows[("TEST", "lstm1", "memory_bytes")].log_value,
+            rows[("TEST", "lstm1", "memory_bytes")].line) == ("3 2 5", 288, 587)
+    # the unrolled net: memory from 0 again; the three layers named "lstm1_" matched in their order
+    firsts = [(r.log_value, r.analyzer_value, r.line) for r in result.rows
+              if r.net == "TEST > lstm1" and r.layer == "lstm1_" and r.quantity != "layer"]
+    assert firsts == [("3 2 4", "3 2 4", 341), ("3 2", "3 2", 342), (120, 120, 343),
+                      ("1 2 5", "1 2 5", 349), ("1 2 5", "1 2 5", 350), (200, 200, 351),
+                      ("1 2 5", "1 2 5", 535), (2752, 2752, 536)]
+    assert rows[("TEST > lstm1", "lstm1_gate_input_1", "top_shape[0]")].analyzer_value == "1 2 20"  # 4 x 5 gates
+    assert rows[("TEST > lstm1", "h_pseudoloss", "memory_bytes")].analyzer_value == 2876
+    assert rows[("TEST > rnn1", "o_pseudoloss", "memory_bytes")].analyzer_value == 940
+
+
+def test_a_wrong_lstm_top_shape_is_a_mismatch(tmp_path, capsys) -> None:
+    # the LSTM's own "Top shape" line (after its unrolled net's set-up), 3 2 5 in Caffe's log, made 3 2 7
+    log = recurrent_log_with(tmp_path, 586, "Top shape: 3 2 5 (30)", "Top shape: 3 2 7 (42)")
+    result = check_log(log, RECURRENT_NET)
+    assert [(r.net, r.layer, r.quantity, r.log_value, r.analyzer_value, r.line) for r in result.rows
+            if r.status != "match"] == [("TEST", "lstm1", "top_shape[0]", "3 2 7", "3 2 5", 586)]
+    assert [n.verdict for n in result.nets] == ["MISMATCH", "OK", "OK"] and result.status == 1
+    assert main(["check", str(RECURRENT_NET), str(log)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[:4] == [
+        f"TEST ({RECURRENT_NET}): 17 compared, 1 not matching: MISMATCH",
+        "layer  quantity      log    analyzer  status    line",
+        "-----  ------------  -----  --------  --------  ----",
+        "lstm1  top_shape[0]  3 2 7  3 2 5     mismatch   586"]
+
+
+@pytest.mark.parametrize(("line", "layer", "logged", "right"), [
+    (430, "lstm1_gate_input_1", 1596, 1592),  # 398 floats: 20 more than unit 1's 378
+    (536, "lstm1_", 2756, 2752),  # the third "lstm1_" (the split copying c_3 to c_T), not the first
+])
+def test_a_wrong_memory_line_in_an_unrolled_net_is_a_mismatch(tmp_path, capsys, line, layer, logged, right) -> None:
+    log = recurrent_log_with(tmp_path, line, f"Memory required for data: {right}",
+                             f"Memory required for data: {logged}")
+    result = check_log(log)
+    assert [(r.net, r.layer, r.quantity, r.log_value, r.analyzer_value, r.line) for r in result.rows
+            if r.status != "match"] == [("TEST > lstm1", layer, "memory_bytes", logged, right, line)]
+    assert main(["check", str(log), "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [(n["net"], n["verdict"], n["compared"], n["mismatches"]) for n in doc["nets"]] == [
+        ("TEST", "OK", 17, 0), ("TEST > lstm1", "MISMATCH", 89, 1), ("TEST > rnn1", "OK", 88, 0)]
+
+
+def test_check_cli_on_the_recurrent_log(capsys) -> None:
+    assert main(["check", str(RECURRENT_NET), str(RECURRENT_LOG)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"TEST ({RECURRENT_NET}): 17 compared, 0 not matching: OK",
+        "TEST > lstm1 (log echo): 89 compared, 0 not matching: OK",
+        "TEST > rnn1 (log echo): 88 compared, 0 not matching: OK"]
