@@ -29,8 +29,9 @@ over t): the cont flag scales the previous hidden state *before* the recurrent p
   cont_t * sigmoid``, ``g = tanh``; ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)``; top = h. LSTMUnit's
   sigmoid and tanh (``2 sigmoid(2x) - 1``) are evaluated in double and rounded to the run's dtype.
 * Initial state: with ``expose_hidden`` the h_0 (and c_0) bottoms, and the extra tops are h_T (and c_T).
-  Without it Caffe copies the previous forward's h_T/c_T into h_0/c_0 (zeros at the first forward);
-  caffecx's forward is stateless and starts from zeros, the same whenever cont_1 = 0 (a sequence start).
+  Without it Caffe copies the previous forward's h_T/c_T into h_0/c_0 (zeros at the first forward), so
+  a sequence longer than T goes on across forwards while cont_1 = 1: the layer keeps its last states
+  (as a data layer keeps its cursor), and starts from zeros again when N or the dtype changes.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class Recurrent(Layer):
 
     gates: int = 1
     num_states: int = 1
+    #: h_T (and c_T) of the last forward, h_0 (and c_0) of the next one (without ``expose_hidden``)
+    carried: list[np.ndarray] | None = None
 
     def _dims(self, bottom_shapes: list[Shape]) -> tuple[int, int, int, int, int | None]:
         """(T, N, H, D, S or None) after Caffe's checks."""
@@ -105,9 +108,16 @@ class Recurrent(Layer):
         first = 2 + int(self.static)
         if self.lp.recurrent_param.expose_hidden:
             states = [b.reshape(n, self.hidden) for b in bottoms[first:first + self.num_states]]
+        elif self.carried is not None and all(a.shape == (n, self.hidden) and a.dtype == dtype for a in self.carried):
+            states = list(self.carried)
         else:
             states = [np.zeros((n, self.hidden), dtype=dtype) for _ in range(self.num_states)]
         return xw, static, states, rest
+
+    def carry(self, states: list[np.ndarray]) -> None:
+        """Keep the final states for the next forward (Caffe's copy of timestep T into timestep 0)."""
+        if not self.lp.recurrent_param.expose_hidden:
+            self.carried = [np.array(a) for a in states]
 
 
 @register("RNN")
@@ -140,6 +150,7 @@ class RNN(Recurrent):
             h = np.tanh(pre)
             hs[t] = h
         o = np.tanh(hs.reshape(-1, self.hidden) @ w_ho.T + b_o).reshape(hs.shape)
+        self.carry([h])
         tops = [o] + [h[None]] * (len(self.top_shapes) - 1)
         return [np.asarray(a, dtype=run.dtype) for a in tops]
 
@@ -175,6 +186,7 @@ class LSTM(Recurrent):
                 pre = pre + static
             c, h = lstm_unit(c, pre, cont[t], run.dtype)
             hs[t] = h
+        self.carry([h, c])
         tops = [hs, h[None], c[None]][: len(self.top_shapes)]
         return [np.asarray(a, dtype=run.dtype) for a in tops]
 

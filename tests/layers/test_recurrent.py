@@ -11,6 +11,7 @@ import pytest
 from layerkit import make, run, tops
 
 from caffecx.errors import ShapeError
+from caffecx.layers.base import Context, RunContext
 
 X, CONT = (5, 3, 7), (5, 3)  # T=5 steps, N=3 streams, D=7 features
 
@@ -234,3 +235,28 @@ def test_lstm_unit_forward() -> None:
             want_c = f * c_prev[0, n, d] + sig(g[d]) * math.tanh(g[6 + d])
             assert c[0, n, d] == pytest.approx(want_c, rel=1e-13)
             assert h[0, n, d] == pytest.approx(sig(g[4 + d]) * math.tanh(want_c), rel=1e-12)
+
+
+def forward_twice(text: str, halves: list[tuple[np.ndarray, np.ndarray]], blobs: list[np.ndarray]
+                  ) -> list[np.ndarray]:
+    """One layer instance set up once, run over each (x, cont) half in turn (as the executor does)."""
+    layer = make(text)
+    shapes = [tuple(a.shape) for a in halves[0]]
+    layer.phase = "TEST"
+    layer.bottom_shapes, layer.top_shapes = shapes, [tuple(t) for t in layer.setup(shapes, Context(phase="TEST"))]
+    ctx = RunContext(phase="TEST", dtype=np.float64, rng=np.random.default_rng(0))
+    return [layer.forward(list(half), blobs, ctx)[0] for half in halves]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "RNN"])
+def test_state_carries_to_the_next_forward(kind: str) -> None:
+    # Caffe copies h_T (and c_T) into h_0 (and c_0) at each forward: a sequence cut in two forwards with
+    # cont_1 = 1 in the second equals one forward over the whole sequence
+    text = LSTM_TEXT if kind == "LSTM" else LSTM_TEXT.replace('"LSTM"', '"RNN"')
+    blobs = LSTM_BLOBS if kind == "LSTM" else [RNG.normal(size=s) for s in ((H, D), (H,), (H, H), (H, H), (H,))]
+    whole = run(text, XT, CONT_T, blobs=blobs, dtype=np.float64)[0]
+    first, second = forward_twice(text, [(XT[:2], CONT_T[:2]), (XT[2:], CONT_T[2:])], blobs)
+    np.testing.assert_allclose(np.concatenate([first, second]), whole, rtol=1e-13, atol=1e-13)
+    # and a second forward starting with cont_1 = 0 everywhere is a fresh start
+    again = forward_twice(text, [(XT[:2], CONT_T[:2]), (XT[:2], CONT_T[:2])], blobs)
+    np.testing.assert_array_equal(again[0], again[1])
