@@ -5,6 +5,10 @@ For each net the log sets up (TRAIN, TEST #k, or a net built outside a solver), 
 inside the log — analyzed, and compared with every layer name, ``Top shape:`` and ``Memory required
 for data:`` line the log holds. Data shapes come from the log when the data source is absent
 (the source layers' logged top shapes, i.e. Caffe's ``output data size``).
+
+A net a layer builds in its own set-up (an LSTM's or RNN's unrolled net, logged between the layer's
+tops and its ``Setting up``) is checked after its parent as ``TEST > lstm1``, against its own echo
+(NET holds the outer net only), memory from 0; the layer's own lines are checked in the parent.
 """
 
 from __future__ import annotations
@@ -221,7 +225,7 @@ def _build(net_log: NetLog, net_file: _NetFile | None, log_path: str | None, pha
     if net_file is not None:
         return net_file.load(phase, stages, level), False
     if echo is None:
-        raise NeedsInput("the log has no net parameter echo for this net; name the prototxt: caffecx check NET LOG",
+        raise NeedsInput(f"the log has no net parameter echo for this net; {_more_input(net_log)}",
                          path=log_path, line=net_log.line)
     text = (net_log.param_text or "").rstrip()
     cut = len(text) >= GLOG_MESSAGE_LIMIT - 200 or not text.endswith("}")
@@ -229,12 +233,21 @@ def _build(net_log: NetLog, net_file: _NetFile | None, log_path: str | None, pha
         echo = _complete_layers_only(echo, text)
         if echo is None:
             raise NeedsInput("the log's net parameter echo is cut short before its first layer ends (glog "
-                             "truncates one message at 30000 bytes); name the prototxt: caffecx check NET LOG",
+                             f"truncates one message at 30000 bytes); {_more_input(net_log)}",
                              path=log_path, line=net_log.line)
     from caffecx.io.upgrade import upgrade_net
 
     upgraded, notes = upgrade_net(echo)
     return load_net(NetText(upgraded, None, [], list(notes), []), phase=phase, stages=stages, level=level), cut
+
+
+def _more_input(net_log: NetLog) -> str:
+    """What would let the check rebuild a net whose echo is missing or cut: the prototxt, except for a
+    net a layer builds in its set-up (NET holds the outer net only)."""
+    if net_log.parent_net is not None:
+        return (f"the net that layer '{net_log.parent_layer}' builds in its set-up can only be rebuilt from "
+                "its echo (NET holds the outer net)")
+    return "name the prototxt: caffecx check NET LOG"
 
 
 def _complete_layers_only(echo: Any, text: str) -> Any | None:
@@ -284,12 +297,12 @@ def compare_before_cut(net_log: NetLog, result: Analysis, label: str) -> tuple[l
     row, with the advice to name the prototxt)."""
     ours = {s.name for s in result.layers}
     kept: list[LayerRecord] = []
-    offsets: dict[str, int] = {}  # layer -> bytes of the passed-over splits before it
+    offsets: dict[int | None, int] = {}  # memory line -> bytes of the passed-over splits before it
     offset, before, stop = 0, 0, len(net_log.layers)
     for k, rec in enumerate(net_log.layers):
         if rec.name in ours:
             kept.append(rec)
-            offsets[rec.name] = offset
+            offsets[rec.memory_line] = offset
         elif _is_split(rec.type):
             offset += (rec.memory_bytes or before) - before
         else:
@@ -298,16 +311,16 @@ def compare_before_cut(net_log: NetLog, result: Analysis, label: str) -> tuple[l
         before = rec.memory_bytes if rec.memory_bytes is not None else before
     rows = compare(net_log, result, label, kept)
     for r in rows:
-        if r.quantity == "memory_bytes" and offsets.get(r.layer) and r.analyzer_value is not None:
-            r.analyzer_value += offsets[r.layer]
+        if r.quantity == "memory_bytes" and offsets.get(r.line) and r.analyzer_value is not None:
+            r.analyzer_value += offsets[r.line]
             r.status = "match" if r.analyzer_value == r.log_value else "mismatch"
     left = len(net_log.layers) - len(kept)
     if left:
         first = net_log.layers[stop] if stop < len(net_log.layers) else net_log.layers[-1]
         rows.append(CheckRow(label, first.name, "layers not checked", left,
                              f"glog cut the net's echo at {GLOG_MESSAGE_LIMIT} bytes: {len(kept)} layers checked, "
-                             f"{left} not (from '{first.name}' on, and splits for blobs read past the cut); name "
-                             "the prototxt (caffecx check NET LOG) to check them all", "unknown", first.line))
+                             f"{left} not (from '{first.name}' on, and splits for blobs read past the cut); "
+                             f"{_more_input(net_log)}", "unknown", first.line))
     return rows, left
 
 

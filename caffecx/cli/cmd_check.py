@@ -5,7 +5,8 @@ the log; 2 on bad input (nothing on stdout, the located error on stderr): a NET 
 read, a log that sets up no net, no net that the input given can rebuild (no echo and no NET, a
 caffemodel without the TEST net, a data shape nothing determines). When some nets were checked and
 others (or layers past a cut echo) could not be, the results are printed and the exit status is 2 with
-the reason on stderr.
+the reason on stderr. A net that a layer builds in its set-up (a recurrent layer's unrolled net) is
+reported after its parent, labelled with the layer (``TEST > lstm1``).
 """
 
 from __future__ import annotations
