@@ -72,7 +72,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if args.csv is not None:
         check_folder(args.csv, what="--csv folder")
     if args.plot is not None:
-        from caffecx.logs.plot import PLOT_SUFFIXES
+        from caffecx.report.curves import PLOT_SUFFIXES
 
         check_target(args.plot, suffixes=PLOT_SUFFIXES, make_parents=True, what="--plot file")
 
@@ -85,10 +85,11 @@ def _write_outputs(args: argparse.Namespace, logs: list[CaffeLog]) -> list[Path]
                 for name, data in log.csv_tables(base).items():
                     out.add(Path(args.csv) / name, data, make_parents=True, what="--csv table")
         if args.plot is not None:
-            from caffecx.logs.plot import PLOT_SUFFIXES, curves_figure, figure_file
+            from caffecx.report.curves import PLOT_SUFFIXES, curves_figure
+            from caffecx.report.figures import figure_bytes
 
             target = Path(args.plot)
-            data = figure_file(curves_figure(logs), target.suffix)
+            data = figure_bytes(curves_figure(logs), target.suffix.lstrip(".").lower() or "png")
             out.add(target, data, suffixes=PLOT_SUFFIXES, make_parents=True, what="--plot file")
     return out.commit()
 

@@ -20,7 +20,7 @@ def add_figures(report: Report, graph: bool = True) -> None:
         if any(r.memory_bytes for r in result.layers):
             report.figures["memory.svg"] = figure_bytes(memory_figure(result))
         if report.log is not None and (len(report.log.train) or len(report.log.test)):
-            from caffecx.logs.plot import curves_figure
+            from caffecx.report.curves import curves_figure
 
             report.figures["log_curves.svg"] = figure_bytes(curves_figure([report.log]))
         if report.machine is not None and report.roofline:

@@ -45,9 +45,10 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def figure_bytes(fig: Figure, fmt: str = "svg") -> bytes:
-    """`fig` saved as SVG or PNG bytes, deterministically."""
+    """`fig` saved in format ``fmt`` (svg, png, pdf, eps, ps) as bytes, deterministically (no date, no
+    software stamp, a fixed SVG id salt)."""
     buf = io.BytesIO()
-    meta = {"Date": None} if fmt == "svg" else {"Software": None}
+    meta = {"Date": None} if fmt in ("svg", "pdf") else {"Software": None} if fmt == "png" else None
     with style():
         fig.savefig(buf, format=fmt, metadata=meta, bbox_inches="tight", dpi=100)
     return buf.getvalue()

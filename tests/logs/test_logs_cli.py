@@ -82,7 +82,7 @@ def test_plot_of_several_logs(capsys, tmp_path) -> None:
 
 def test_curves_figure_scales() -> None:
     from caffecx.logs import parse_log
-    from caffecx.logs.plot import curves_figure
+    from caffecx.report.curves import curves_figure
 
     step = parse_log(CORPUS / "logs" / "caffenet-benchmark__batch_size__caffenet128_lsuv_bs1024.log")
     lenet = parse_log(LENET_LOG)

@@ -16,7 +16,7 @@ from paths import CORPUS, LENET
 from caffecx.cli import main
 from caffecx.errors import CaffecxError
 from caffecx.logs import parse_log
-from caffecx.logs.plot import MAX_POINTS, decimate
+from caffecx.report.curves import MAX_POINTS, decimate
 
 LENET_LOG = LENET / "lenet_train.log"
 OTHER_LOG = CORPUS / "logs" / "bvlc-caffe-docs__mnist_2014.log"
@@ -85,7 +85,7 @@ def test_a_later_output_failing_leaves_no_earlier_one(playground, capsys, monkey
     def fail(*a: object, **k: object) -> bytes:
         raise failure
 
-    monkeypatch.setattr("caffecx.logs.plot.figure_file", fail)
+    monkeypatch.setattr("caffecx.report.figures.figure_bytes", fail)
     (playground / "old").mkdir()
     (playground / "old" / "lenet_train.log.train").write_text("the old table")
     before = snapshot(playground)
@@ -108,7 +108,7 @@ def test_test_table_that_cannot_be_written_leaves_no_train_table(playground, cap
 
 
 def test_write_csv_and_plot_logs_refuse_bad_targets(playground, monkeypatch) -> None:
-    from caffecx.logs import plot
+    from caffecx.report import curves as plot
 
     log = parse_log(LENET_LOG)
     with pytest.raises(CaffecxError, match="afile: is a file, not a folder"):
@@ -176,7 +176,7 @@ def big_log(path: Path, rows: int) -> Path:
 
 
 def test_plot_of_a_big_log_draws_a_few_thousand_points(tmp_path, capsys, monkeypatch) -> None:
-    from caffecx.logs import plot
+    from caffecx.report import curves as plot
 
     log = big_log(tmp_path / "big.log", 30_000)
     drawn: list[int] = []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from caffecx.logs.tables import TEST_FIXED, CaffeLog
+from caffecx.report.figures import figure_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -46,23 +47,9 @@ def plot_logs(logs: Sequence[CaffeLog], path: str | Path, labels: Sequence[str] 
     from caffecx.io.outputs import check_target, write_outputs
 
     out = check_target(path, suffixes=PLOT_SUFFIXES, make_parents=True, what="plot")
-    data = figure_file(curves_figure(logs, labels, dpi), out.suffix)
+    data = figure_bytes(curves_figure(logs, labels, dpi), out.suffix.lstrip(".").lower())
     write_outputs({out: data}, make_parents=True)
     return out
-
-
-def figure_file(fig: Figure, suffix: str) -> bytes:
-    """The bytes of ``fig`` saved in the format of ``suffix`` (``.png``, ``.svg``, ...), reproducibly
-    (no date in SVG/PDF, a fixed SVG id salt)."""
-    import io
-
-    import matplotlib
-
-    fmt = suffix.lstrip(".").lower() or "png"
-    buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "caffecx"}):
-        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt in ("svg", "pdf") else None)
-    return buf.getvalue()
 
 
 def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
