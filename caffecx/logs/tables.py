@@ -675,8 +675,14 @@ def _outputs_frame(train_long: dict[str, Any], test_long: dict[str, Any]) -> pd.
     }, copy=False)
 
 
+def _all_nets(nets: list[NetLog]) -> list[NetLog]:
+    """The nets and, after each, the nets built inside its layers' set-up (recurrent layers' unrolled nets)."""
+    return [n for net in nets for n in (net, *_all_nets(net.children))]
+
+
 def _finish_nets(parser: Any) -> None:
-    for net in parser.nets:
+    """Layer types from each net's echo (Split for Caffe's inserted splits); the net's name from its run."""
+    for net in _all_nets(parser.nets):
         types = echo_layer_types(net.param_text) if net.param_text else {}
         for rec in net.layers:
             if rec.type is None:

@@ -72,3 +72,11 @@ def test_a_net_after_a_set_up_that_died_is_not_nested() -> None:
     assert len(log.net_logs) == 2 and [len(n.children) for n in log.net_logs] == [1, 2]
     assert log.net_logs[0].layer("lstm1").top_shapes == [] and not log.net_logs[0].done
     assert log.runs[0].fatal == "Check failed: x" and len(log.runs) == 2
+
+
+def test_the_children_s_layers_get_their_types_from_their_own_echo() -> None:
+    lstm, rnn = parse_log(LOG).net_logs[0].children
+    types = {r.name: r.type for r in lstm.layers}
+    assert types["lstm1_h_conted_0"] == "Scale" and types["lstm1_x_transform"] == "InnerProduct"
+    assert types["lstm1_unit_1"] == "LSTMUnit" and types["cont_1_lstm1_cont_slice_0_split"] == "Split"
+    assert all(r.type is not None for r in lstm.layers + rnn.layers)
