@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 
 def _schema() -> Any | None:
@@ -61,6 +61,20 @@ def parse_echo(text: str | None, message: str) -> tuple[Any | None, str | None, 
     except Exception:  # noqa: BLE001
         return None, first, False
     return msg, None, True
+
+
+class Echoed:
+    """A record holding a parameter echo (``ECHO_TEXT`` names the attribute, ``ECHO_MESSAGE`` its schema
+    message), parsed on first use: (message or None, error, cut) as `parse_echo` gives them."""
+
+    ECHO_TEXT: ClassVar[str]
+    ECHO_MESSAGE: ClassVar[str]
+    _echo: tuple[Any | None, str | None, bool] | None = None
+
+    def _parsed_echo(self) -> tuple[Any | None, str | None, bool]:
+        if self._echo is None:
+            self._echo = parse_echo(getattr(self, self.ECHO_TEXT), self.ECHO_MESSAGE)
+        return self._echo
 
 
 @dataclass
@@ -141,7 +155,7 @@ def echo_name(text: str) -> str | None:
 
 
 @dataclass
-class NetLog:
+class NetLog(Echoed):
     """One net Caffe set up: the training net, a test net (``test_index`` k of ``Creating test net
     (#k)``), or a net built outside a solver (``caffe time``/``test``, pycaffe; phase from the echo).
 
@@ -151,6 +165,8 @@ class NetLog:
     ``parent_net`` / ``parent_layer`` set and ``index`` its position among the parent's children.
     """
 
+    ECHO_TEXT: ClassVar[str] = "param_text"
+    ECHO_MESSAGE: ClassVar[str] = "NetParameter"
     index: int
     run: int
     name: str | None = None
@@ -169,10 +185,6 @@ class NetLog:
     parent_net: NetLog | None = field(default=None, repr=False, compare=False)
     parent_layer: str | None = None
     _by_name: dict[str, LayerRecord] = field(default_factory=dict, repr=False)
-    _param: Any = field(default=None, repr=False)
-    _param_error: str | None = field(default=None, repr=False)
-    _param_cut: bool = field(default=False, repr=False)
-    _parsed: bool = field(default=False, repr=False)
 
     def layer(self, name: str) -> LayerRecord | None:
         """The layer record named ``name`` (the last one, if Caffe created two with that name)."""
@@ -194,22 +206,17 @@ class NetLog:
     @property
     def param(self) -> Any | None:
         """The echoed NetParameter, parsed with the schema on first use (None when unavailable)."""
-        if not self._parsed:
-            self._param, self._param_error, self._param_cut = parse_echo(self.param_text, "NetParameter")
-            self._parsed = True
-        return self._param
+        return self._parsed_echo()[0]
 
     @property
     def param_error(self) -> str | None:
         """Why the echo could not be parsed (None when it was, or when there is none)."""
-        self.param  # noqa: B018 - parse on demand
-        return self._param_error
+        return self._parsed_echo()[1]
 
     @property
     def param_truncated(self) -> bool:
         """The echo was cut (glog's 30000-byte message limit); `param` holds what was printed."""
-        self.param  # noqa: B018 - parse on demand
-        return self._param_cut
+        return self._parsed_echo()[2]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -238,7 +245,7 @@ class NetLog:
 
 
 @dataclass
-class RunLog:
+class RunLog(Echoed):
     """One run of ``caffe train`` (or of a net set-up without a solver) inside a log file.
 
     A file holds several runs when people append restarts to one log: a new run starts at a new
@@ -247,6 +254,8 @@ class RunLog:
     a fatal error / a signal.
     """
 
+    ECHO_TEXT: ClassVar[str] = "solver_text"
+    ECHO_MESSAGE: ClassVar[str] = "SolverParameter"
     index: int
     line: int | None = None
     reason: str = "start"
@@ -265,30 +274,21 @@ class RunLog:
     aborted: str | None = None
     abort_line: int | None = None
     nets: list[int] = field(default_factory=list)
-    _solver: Any = field(default=None, repr=False)
-    _solver_error: str | None = field(default=None, repr=False)
-    _solver_cut: bool = field(default=False, repr=False)
-    _parsed: bool = field(default=False, repr=False)
 
     @property
     def solver(self) -> Any | None:
         """The echoed SolverParameter, parsed with the schema on first use (None when unavailable)."""
-        if not self._parsed:
-            self._solver, self._solver_error, self._solver_cut = parse_echo(self.solver_text, "SolverParameter")
-            self._parsed = True
-        return self._solver
+        return self._parsed_echo()[0]
 
     @property
     def solver_error(self) -> str | None:
         """Why the echo could not be parsed (None when it was, or when there is none)."""
-        self.solver  # noqa: B018 - parse on demand
-        return self._solver_error
+        return self._parsed_echo()[1]
 
     @property
     def solver_truncated(self) -> bool:
         """The echo was cut (glog's 30000-byte message limit); `solver` holds what was printed."""
-        self.solver  # noqa: B018 - parse on demand
-        return self._solver_cut
+        return self._parsed_echo()[2]
 
     @property
     def died(self) -> bool:
