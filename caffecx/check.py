@@ -155,10 +155,8 @@ def _label(net: NetLog) -> str:
 
 
 def _phase(net: NetLog) -> str:
-    """The phase to rebuild a net in: the log's (TEST when it does not say). A net built inside a layer
-    has Caffe's default NetState (TRAIN): RecurrentLayer gives its unrolled NetParameter no state."""
-    if net.parent_net is not None:
-        return "TRAIN"
+    """The phase to rebuild a net in: the log's, else TEST, the phase of Caffe's default NetState (a
+    recurrent layer's unrolled NetParameter has no state, so Net::Init sets it up in TEST)."""
     return net.phase or "TEST"
 
 
