@@ -29,6 +29,9 @@ from caffecx.layers import layer_class
 from caffecx.layers.datasource import SourceMissing, batch_size
 from caffecx.logs import CaffeLog, LayerRecord, NetLog, parse_log
 
+#: the source of a check made against the net caffecx unrolls for a recurrent layer
+UNROLLED = "caffecx's unrolled net"
+
 
 class NeedsInput(CaffecxError):
     """A net of the log cannot be rebuilt or analyzed from the input given (no echo and no NET, a
@@ -486,34 +489,54 @@ def check_log(
 
 
 def _check_with_children(parsed: CaffeLog, net_log: NetLog, net_file: _NetFile | None, base_dirs: list[Path],
-                         input_shapes: dict[str, tuple[int, ...]] | None) -> list[NetCheck]:
+                         input_shapes: dict[str, tuple[int, ...]] | None, inner: Any = None) -> list[NetCheck]:
     """The net's check, then those of the nets its layers built in their set-up (a recurrent layer's
-    unrolled net, memory from 0), each against its own echo: NET holds the outer net only."""
-    checks = [_check_net(parsed, net_log, net_file, base_dirs, input_shapes)]
+    unrolled net, memory from 0): each against the net caffecx builds for that layer with the bottoms
+    the parent's analysis gave it, else against its own echo (NET holds the outer net only)."""
+    check, result = _check_net(parsed, net_log, net_file, base_dirs, input_shapes, inner)
+    checks = [check]
     for child in net_log.children:
-        checks += _check_with_children(parsed, child, None, base_dirs, None)
+        checks += _check_with_children(parsed, child, None, base_dirs, None, _inner_net(result, child))
     return checks
 
 
+def _inner_net(parent: Analysis | None, child: NetLog) -> Any | None:
+    """The net caffecx builds inside the parent's layer that built ``child`` (None when that layer was
+    not set up, or builds none)."""
+    if parent is None:
+        return None
+    node = next((n for n in parent.net.layers if n.name == child.parent_layer), None)
+    cls = None if node is None else layer_class(node.type)
+    if node is None or cls is None or any(b not in parent.blob_shapes for b in node.bottoms):
+        return None
+    return cls(node.param).inner_net([parent.blob_shapes[b] for b in node.bottoms])
+
+
 def _check_net(parsed: CaffeLog, net_log: NetLog, net_file: _NetFile | None, base_dirs: list[Path],
-               input_shapes: dict[str, tuple[int, ...]] | None) -> NetCheck:
+               input_shapes: dict[str, tuple[int, ...]] | None, inner: Any = None
+               ) -> tuple[NetCheck, Analysis | None]:
+    """One net's check (and its analysis, None when it could not be made). ``inner``: the NetParameter
+    caffecx builds for the layer that set this net up, checked instead of the net's echo."""
     label = _label(net_log)
     net_path = net_file.path if net_file is not None else None
-    check = NetCheck(label, net_log.phase, net_path or "log echo")
+    check = NetCheck(label, net_log.phase, net_path or ("log echo" if inner is None else UNROLLED))
     phase = _phase(net_log)
     try:
-        built, cut = _build(net_log, net_file, parsed.path, phase)
+        if inner is None:
+            built, cut = _build(net_log, net_file, parsed.path, phase)
+        else:
+            built, cut = load_net(NetText(inner, None, [], [], []), phase=phase), False
         result = _analyze(built, net_log, base_dirs, input_shapes)
     except NeedsInput as err:
         check.error, check.bad_input = str(err), True
-        return check
+        return check, None
     except CaffecxError as err:
         check.error = str(err)
         if net_file is not None and net_file.binary and phase != "TRAIN":  # Caffe saves the net it trained: the TEST net may not be in it
             check.bad_input = True
             check.error = (f"{net_path}: the caffemodel holds the net Caffe saved after training, which does "
                            f"not make the {label} net ({err.message}); name the prototxt, or check --phase TRAIN")
-        return check
+        return check, None
     err = result.error
     if err is None and cut:
         check.rows, check.unchecked = compare_before_cut(net_log, result, label)
@@ -526,7 +549,7 @@ def _check_net(parsed: CaffeLog, net_log: NetLog, net_file: _NetFile | None, bas
             check.error = (f"Caffe refused layer '{last.name}' at set-up ({refused}); caffecx accepted it")
     else:
         _analysis_failed(check, parsed, net_log, result, err)
-    return check
+    return check, result
 
 
 def _analysis_failed(check: NetCheck, parsed: CaffeLog, net_log: NetLog, result: Analysis,

@@ -232,6 +232,11 @@ class Layer:
         """Top arrays for these bottoms (Caffe's ``Forward_cpu``); see the module docstring."""
         raise self.fail(f"layer type '{self.lp.type}' has no forward pass in caffecx")
 
+    def inner_net(self, bottom_shapes: list[Shape]) -> Any | None:
+        """The NetParameter Caffe sets up inside this layer's own set-up (a recurrent layer's unrolled
+        net), None for the layers that build none."""
+        return None
+
     def forward_refusal(self) -> str | None:
         """Why this layer cannot run (after ``setup``), or None. Checked before any work starts."""
         if type(self).forward is Layer.forward:

@@ -88,6 +88,9 @@ class Recurrent(Layer):
         self.hidden, self.static = h, s is not None
         return [(t, n, h)] + [(1, n, h)] * (self.num_tops[0] - 1)
 
+    def inner_net(self, bottom_shapes: list[Shape]) -> Any:
+        return unrolled_net(self.lp, bottom_shapes)
+
     def fillers(self) -> tuple[Any, Any]:
         """(weight filler, bias filler) of every unrolled InnerProduct."""
         p = self.lp.recurrent_param
@@ -245,3 +248,118 @@ class LSTMUnit(Layer):
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         c, h = lstm_unit(bottoms[0], bottoms[1], bottoms[2], run.dtype)
         return [c, h]
+
+
+# ---------------------------------------------------------------------------------- the unrolled net
+def _add(net: Any, type_: str, name: str, bottoms: list[str], tops: list[str], like: Any = None,
+         params: tuple[str, ...] = ()) -> Any:
+    """Append a layer (a copy of ``like`` when given) with these names, bottoms, tops and named params."""
+    layer = net.layer.add()
+    if like is not None:
+        layer.CopyFrom(like)
+    layer.type, layer.name = type_ or layer.type, name
+    layer.bottom.extend(bottoms)
+    layer.top.extend(tops)
+    for param in params:
+        layer.param.add().name = param
+    return layer
+
+
+def _inner_products(lp: Any, width: int) -> tuple[Any, Any]:
+    """FillUnrolledNet's two InnerProduct templates, ``width`` outputs on axis 2 with the layer's weight
+    filler: without a bias, and with one (and the bias filler)."""
+    from caffecx.proto import caffe_pb2
+
+    hidden = caffe_pb2.LayerParameter(type="InnerProduct")
+    ip = hidden.inner_product_param
+    ip.num_output, ip.bias_term, ip.axis = width, False, 2
+    ip.weight_filler.CopyFrom(lp.recurrent_param.weight_filler)
+    biased = caffe_pb2.LayerParameter()
+    biased.CopyFrom(hidden)
+    biased.inner_product_param.bias_term = True
+    biased.inner_product_param.bias_filler.CopyFrom(lp.recurrent_param.bias_filler)
+    return hidden, biased
+
+
+def _inputs_and_transform(net: Any, lp: Any, shapes: list[Shape], ips: tuple[Any, Any], w: str, b: str,
+                          states: list[str]) -> tuple[Any, Any, bool]:
+    """Caffe's common head of an unrolled net: the x / cont (/ x_static) Input, the recurrent state
+    Input, the cont Slice, the x transform (and the static one with its Reshape), the x Slice.
+    Returns (the cont Slice, the x Slice, whether there is a static input)."""
+    p, (hidden, biased), n = lp.recurrent_param, ips, shapes[0][1]
+    static = len(shapes) > 2 + (len(states) if p.expose_hidden else 0)
+    data = _add(net, "Input", "", [], ["x", "cont"] + (["x_static"] if static else []))
+    for shape in shapes[:3 if static else 2]:
+        data.input_param.shape.add().dim.extend(shape)
+    state = _add(net, "Input", "", [], states)
+    for _ in states:
+        state.input_param.shape.add().dim.extend([1, n, p.num_output])
+    cont_slice = _add(net, "Slice", "cont_slice", ["cont"], [])
+    cont_slice.slice_param.axis = 0
+    _add(net, "InnerProduct", "x_transform", ["x"], [f"{w}_x"], biased, (w, b)).propagate_down.append(True)
+    if static:
+        x_static = _add(net, "InnerProduct", f"{w}_x_static", ["x_static"], [f"{w}_x_static_preshape"], hidden,
+                        (f"{w}_static",))
+        x_static.inner_product_param.axis = 1
+        x_static.propagate_down.append(True)
+        reshape = _add(net, "Reshape", f"{w}_x_static_reshape", [f"{w}_x_static_preshape"], [f"{w}_x_static"])
+        reshape.reshape_param.shape.dim.extend([1, -1, hidden.inner_product_param.num_output])
+    x_slice = _add(net, "Slice", f"{w}_x_slice", [f"{w}_x"], [])
+    x_slice.slice_param.axis = 0
+    return cont_slice, x_slice, static
+
+
+def _step(net: Any, kind: str, t: int, ips: tuple[Any, Any], w: str, static: bool) -> str:
+    """One timestep's layers of an unrolled LSTM or RNN (``h_conted`` Scale, the recurrent
+    InnerProduct, the Eltwise sum, then LSTMUnit, or TanH, InnerProduct, TanH); returns its output blob."""
+    from caffecx.proto import caffe_pb2
+
+    hidden, biased = ips
+    conted = _add(net, "Scale", f"h_conted_{t - 1}", [f"h_{t - 1}", f"cont_{t}"], [f"h_conted_{t - 1}"])
+    conted.scale_param.axis = 0
+    summed = [f"{w}_x_{t}"] + ([f"{w}_x_static"] if static else [])
+    if kind == "LSTM":
+        _add(net, "InnerProduct", f"transform_{t}", [f"h_conted_{t - 1}"], [f"W_hc_h_{t - 1}"], hidden, ("W_hc",))
+        gate = _add(net, "Eltwise", f"gate_input_{t}", [f"W_hc_h_{t - 1}", *summed], [f"gate_input_{t}"])
+        gate.eltwise_param.operation = caffe_pb2.EltwiseParameter.SUM
+        _add(net, "LSTMUnit", f"unit_{t}", [f"c_{t - 1}", f"gate_input_{t}", f"cont_{t}"], [f"c_{t}", f"h_{t}"])
+        return f"h_{t}"
+    _add(net, "InnerProduct", f"W_hh_h_{t - 1}", [f"h_conted_{t - 1}"], [f"W_hh_h_{t - 1}"], hidden, ("W_hh",))
+    total = _add(net, "Eltwise", f"h_input_sum_{t}", [f"W_hh_h_{t - 1}", *summed], [f"h_neuron_input_{t}"])
+    total.eltwise_param.operation = caffe_pb2.EltwiseParameter.SUM
+    _add(net, "TanH", f"h_neuron_{t}", [f"h_neuron_input_{t}"], [f"h_{t}"])
+    _add(net, "InnerProduct", f"W_ho_h_{t}", [f"h_{t}"], [f"W_ho_h_{t}"], biased, ("W_ho", "b_o"))
+    _add(net, "TanH", f"o_neuron_{t}", [f"W_ho_h_{t}"], [f"o_{t}"])
+    return f"o_{t}"
+
+
+def unrolled_net(lp: Any, bottom_shapes: list[Shape]) -> Any:
+    """The NetParameter Caffe's RecurrentLayer sets up inside an ``LSTM`` / ``RNN`` layer ``lp`` with these
+    bottoms (RecurrentLayer::LayerSetUp and the type's FillUnrolledNet): the layers of each of the T
+    timesteps between a common head and the output Concat (LSTM: then a Split of c_T, unnamed), every
+    name prefixed with ``<layer name>_``, then a ``<output>_pseudoloss`` Reduction (loss weight 1) per
+    output. It has no state: Net::Init sets it up in TEST, Caffe's default phase."""
+    from caffecx.proto import caffe_pb2
+
+    lstm = lp.type == "LSTM"
+    t_steps, h = int(bottom_shapes[0][0]), int(lp.recurrent_param.num_output)
+    w, b, out = ("W_xc", "b_c", "h") if lstm else ("W_xh", "b_h", "o")
+    ips = _inner_products(lp, 4 * h if lstm else h)
+    net = caffe_pb2.NetParameter()
+    cont_slice, x_slice, static = _inputs_and_transform(
+        net, lp, [list(s) for s in bottom_shapes], ips, w, b, ["c_0", "h_0"] if lstm else ["h_0"])
+    concat = caffe_pb2.LayerParameter(name=f"{out}_concat", type="Concat", top=[out])
+    concat.concat_param.axis = 0
+    for t in range(1, t_steps + 1):
+        cont_slice.top.append(f"cont_{t}")
+        x_slice.top.append(f"{w}_x_{t}")
+        concat.bottom.append(_step(net, lp.type, t, ips, w, static))
+    if lstm:
+        _add(net, "Split", "", [f"c_{t_steps}"], ["c_T"])
+    net.layer.add().CopyFrom(concat)
+    if lp.name:
+        for layer in net.layer:
+            layer.name = f"{lp.name}_{layer.name}"
+    loss = _add(net, "Reduction", f"{out}_pseudoloss", [out], [f"{out}_pseudoloss"])
+    loss.loss_weight.append(1)
+    return net

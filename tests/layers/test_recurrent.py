@@ -5,6 +5,7 @@ hidden state)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -260,3 +261,59 @@ def test_state_carries_to_the_next_forward(kind: str) -> None:
     # and a second forward starting with cont_1 = 0 everywhere is a fresh start
     again = forward_twice(text, [(XT[:2], CONT_T[:2]), (XT[:2], CONT_T[:2])], blobs)
     np.testing.assert_array_equal(again[0], again[1])
+
+
+# -- the unrolled net Caffe sets up inside the layer ------------------------------------------------------
+def unrolled_plan(text: str, *bottoms: tuple[int, ...]) -> Any:
+    from caffecx.graph import load_net
+    from caffecx.io.reader import NetText
+    from caffecx.plan import plan_net
+
+    return plan_net(load_net(NetText(make(text).inner_net(list(bottoms)), None, [], [], []), phase="TEST"))
+
+
+def owned_params(plan: Any) -> list[tuple[int, ...]]:
+    """The unrolled net's parameter blobs as Caffe's RecurrentLayer collects them: each named param once,
+    at its first owner, in layer order (ParamBlob shapes)."""
+    seen, shapes = set(), []
+    for planned in plan.layers:
+        names = [p.name for p in planned.node.param.param]
+        for k, blob in enumerate(planned.param_blobs):
+            name = names[k] if k < len(names) else None
+            if name is None or name not in seen:
+                seen.add(name)
+                shapes.append(tuple(blob.shape))
+    return shapes
+
+
+def test_the_unrolled_net_is_the_one_caffe_logs() -> None:
+    from google.protobuf import text_format
+    from paths import REPO
+
+    from caffecx.io.reader import read_net_text
+    from caffecx.logs import parse_log
+
+    layers = {lp.name: lp for lp in read_net_text(REPO / "tests" / "data" / "lstm_nested.prototxt").param.layer}
+    lstm, rnn = parse_log(REPO / "tests" / "data" / "logs" / "lstm_nested.log").net_logs[0].children
+    for child, name, x in ((lstm, "lstm1", (3, 2, 4)), (rnn, "rnn1", (3, 2, 5))):
+        built = make(text_format.MessageToString(layers[name])).inner_net([x, (3, 2)])
+        assert text_format.MessageToString(built) == text_format.MessageToString(child.param)
+
+
+@pytest.mark.parametrize("text", [
+    lstm(), lstm(bottoms='bottom: "x" bottom: "cont" bottom: "xs"'),
+    lstm("expose_hidden: true", 'bottom: "x" bottom: "cont" bottom: "xs" bottom: "h0" bottom: "c0"',
+         'top: "h" top: "hT" top: "cT"'),
+    'name: "rnn" type: "RNN" bottom: "x" bottom: "cont" bottom: "xs" top: "o" recurrent_param { num_output: 4 }',
+])
+def test_the_unrolled_net_has_the_layer_s_blobs_and_output(text: str) -> None:
+    static = 'bottom: "xs"' in text
+    bottoms = [X, CONT] + [(3, 10)] * static + [(1, 3, 4)] * ("expose_hidden" in text) * 2
+    plan = unrolled_plan(text, *bottoms)
+    assert plan.error is None
+    assert owned_params(plan) == [b.shape for b in make(text).param_shapes(bottoms)]
+    out = "h" if '"LSTM"' in text else "o"
+    assert plan.blob_shapes[out] == tops(text, *bottoms)[0] == (5, 3, 4)
+    names = [p.node.name for p in plan.layers]
+    assert names[-1] == f"{out}_pseudoloss" and all(n.startswith(("lstm_", "rnn_")) for n in names[:-1] if not n.endswith("_split"))
+    assert len([n for n in names if n.endswith(("_unit_5", "_h_neuron_5"))]) == 1  # T = 5 steps
