@@ -14,6 +14,7 @@ from caffecx.lenet import BUNDLED, BUNDLED_LOG
 from caffecx.logs import CaffeLog, parse_log
 from caffecx.plan import plan_net
 from caffecx.report.forward import ForwardCheck, forward_check, shape_text
+from caffecx.report.plots import report_figures
 from caffecx.report.roofline import Machine, caffe_time_table, roofline_rows
 from caffecx.report.weights import BlobStats, weight_stats
 
@@ -103,9 +104,8 @@ def build_report(net: str | os.PathLike[str] | None = None, *, weights: str | os
         report.log = parse_log(log)
         report.check = check_log(report.log, report.net_path, input_shapes=opts.input_shapes or None)
     _add_roofline(report, plan, opts)
-    from caffecx.report.assemble import add_figures
-
-    add_figures(report, graph=opts.graph)
+    report.figures, report.graph_method = report_figures(result, report.log, report.roofline, report.machine,
+                                                         graph=opts.graph)
     return report
 
 

@@ -1,13 +1,16 @@
-"""The report's figures of one analysis: MACs and params per layer, Caffe's memory line after each layer."""
+"""The report's figures: MACs and params per layer, Caffe's memory line after each layer, and
+`report_figures`, every figure of a report drawn once and kept as bytes under fixed file names (never
+input text)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from caffecx.analysis import Analysis
-from caffecx.report.figures import new_figure
+from caffecx.report.figures import figure_bytes, new_figure, style
+from caffecx.report.graphdraw import draw
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -62,3 +65,27 @@ def memory_figure(result: Analysis) -> Figure:
     _names_axis(ax, [r.name for r in rows])
     fig.tight_layout()
     return fig
+
+
+def report_figures(result: Analysis, log: Any = None, roofline: list[dict[str, Any]] | None = None,
+                   machine: Any = None, graph: bool = True) -> tuple[dict[str, bytes], str]:
+    """(figures by file name, how the graph was drawn): graph.svg, macs_params.svg, memory.svg, and
+    log_curves.svg / roofline.svg with a log that has rows / machine peaks and roofline rows."""
+    figures: dict[str, bytes] = {}
+    method = ""
+    if graph:
+        figures["graph.svg"], method = draw(result)
+    with style():
+        if any(r.macs or r.params for r in result.layers):
+            figures["macs_params.svg"] = figure_bytes(macs_params_figure(result))
+        if any(r.memory_bytes for r in result.layers):
+            figures["memory.svg"] = figure_bytes(memory_figure(result))
+        if log is not None and (len(log.train) or len(log.test)):
+            from caffecx.report.curves import curves_figure
+
+            figures["log_curves.svg"] = figure_bytes(curves_figure([log]))
+        if machine is not None and roofline:
+            from caffecx.report.roofline import roofline_figure
+
+            figures["roofline.svg"] = figure_bytes(roofline_figure(roofline, machine))
+    return figures, method
