@@ -12,6 +12,7 @@ division, pooling's ceil mode); `pad_for_windows` pads that overrun too, with th
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -96,35 +97,47 @@ def col2im(cols: np.ndarray, image: Ints, kernel: Ints, stride: Ints, pad: Ints,
     return buf[(Ellipsis, *inner)]
 
 
-def flat_shifts(x: np.ndarray, out: Ints, kernel: Ints, pad: Ints, dilation: Ints | None = None,
-                value: float = 0.0) -> tuple[np.ndarray, list[int], int, tuple[int, ...]]:
-    """Stride-1 windows as contiguous shifts of ONE flat padded buffer.
+def phase_shifts(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, pad: Ints,
+                 dilation: Ints | None = None) -> tuple[np.ndarray, list[tuple[int, int]], int, tuple[int, ...]]:
+    """Windows as contiguous shifts of flat, zero-padded phase planes (any stride).
 
-    With stride 1, tap ``t`` of every output is the padded image shifted by ``sum(t_a*d_a*row_a)``
-    where ``row_a`` is the flat stride of axis ``a``; so each tap is a contiguous slice
-    ``flat[..., off:off+length]`` (rows include a few junk columns, cropped by `crop_shifted`). That keeps
-    numpy's inner loops contiguous, which matters for depthwise-style per-tap multiply-adds.
-    Returns (flat ``(*lead, total)``, offsets in scan order, length, padded spatial shape).
+    Phase ``ph`` (one residue per axis, ``ph < stride``) is the plane ``plane[i] = padded[i*stride + ph]``.
+    Tap ``t`` of output ``o`` reads padded ``o*stride + t*d = (o + t*d // stride)*stride + t*d % stride``:
+    phase ``t*d % stride`` shifted by ``t*d // stride``, the same shift for every output. Flattening each
+    plane, a tap is then one contiguous slice ``flat[..., phase, off:off+length]`` for all outputs (rows
+    carry a few junk columns, cropped by `crop_shifted`), which keeps numpy's inner loops contiguous for
+    depthwise-style per-tap multiply-adds. With stride 1 there is one plane: the padded image itself.
+    Returns (flat ``(*lead, phases, total)``, (phase, offset) per tap in scan order, length, plane shape).
     """
     n = len(kernel)
     dilation = dilation or (1,) * n
     spatial = x.shape[x.ndim - n:]
-    padded = tuple(max(p + i, o + e - 1)
-                   for i, p, o, e in zip(spatial, pad, out, extents(kernel, dilation), strict=True))
-    rows = [int(np.prod(padded[a + 1:], dtype=np.int64)) for a in range(n)]
+    shifts = [[t * d // s for t in range(k)] for k, d, s in zip(kernel, dilation, stride, strict=True)]
+    plane = tuple(int(o) + sh[-1] for o, sh in zip(out, shifts, strict=True))
+    rows = [math.prod(plane[a + 1:]) for a in range(n)]
     length = int(out[0]) * rows[0]
-    offsets = [sum(t * d * r for t, d, r in zip(taps_, dilation, rows, strict=True))
-               for taps_ in itertools.product(*(range(k) for k in kernel))]
-    total = max(int(np.prod(padded)), max(offsets) + length)
+    taps_ = list(itertools.product(*(range(k) for k in kernel)))
+    phase_of = [int(np.ravel_multi_index(tuple(t * d % s for t, d, s in zip(tap, dilation, stride, strict=True)), stride))
+                for tap in taps_]
+    offsets = [sum(shifts[a][t] * rows[a] for a, t in enumerate(tap)) for tap in taps_]
+    total = max(math.prod(plane), max(offsets) + length)
     lead = x.shape[: x.ndim - n]
-    flat = np.zeros((*lead, total), dtype=x.dtype) if value == 0 else np.full((*lead, total), value, dtype=x.dtype)
-    image = flat[..., : int(np.prod(padded))].reshape(*lead, *padded)
-    image[(Ellipsis, *(slice(p, p + i) for p, i in zip(pad, spatial, strict=True)))] = x
-    return flat, offsets, length, padded
+    flat = np.zeros((*lead, math.prod(stride), total), dtype=x.dtype)
+    for index, phase in enumerate(itertools.product(*(range(s) for s in stride))):
+        dst, src = [], []
+        for ph, s, p, size, extent in zip(phase, stride, pad, spatial, plane, strict=True):
+            first = max(0, -((ph - p) // s))  # first plane index reading inside the image
+            start = first * s + ph - p
+            count = max(0, min(extent - first, -(-(size - start) // s)))
+            dst.append(slice(first, first + count))
+            src.append(slice(start, start + s * (count - 1) + 1 if count else start, s))
+        image = flat[..., index, : math.prod(plane)].reshape(*lead, *plane)
+        image[(Ellipsis, *dst)] = x[(Ellipsis, *src)]
+    return flat, list(zip(phase_of, offsets, strict=True)), length, plane
 
 
 def crop_shifted(acc: np.ndarray, out: Ints, padded: Ints) -> np.ndarray:
-    """The outputs of a `flat_shifts` result ``(*lead, length)``: drop the junk columns of each row."""
+    """The outputs of a `phase_shifts` result ``(*lead, length)``: drop the junk columns of each row."""
     n = len(out)
     full = acc.reshape(*acc.shape[:-1], out[0], *padded[1:])
     return full[(Ellipsis, *(slice(0, o) for o in out[1:]))] if n > 1 else full
@@ -191,4 +204,4 @@ def avg_correction(size: Ints, out: Ints, kernel: Ints, stride: Ints, pad: Ints)
     return (full / div.astype(np.float64)).astype(np.float32)
 
 
-__all__ = ["avg_correction", "onnx_end_pad", "onnx_window_pads", "window_reduce", "border_divisor", "col2im", "crop_shifted", "extents", "flat_shifts", "pad_for_windows", "tap_slices", "taps", "window_view"]
+__all__ = ["avg_correction", "onnx_end_pad", "onnx_window_pads", "window_reduce", "border_divisor", "col2im", "crop_shifted", "extents", "phase_shifts", "pad_for_windows", "tap_slices", "taps", "window_view"]

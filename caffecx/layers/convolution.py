@@ -16,8 +16,8 @@ are counted (as a dense GEMM over im2col does), unlike tools that skip them.
 Forward (Caffe's ``forward_cpu_gemm``): zero padding, one GEMM per group of the weights
 ``(C_out/g, C_in/g*K)`` against the column buffer ``(C_in/g*K, P)``, then the bias per output channel.
 Here: 1x1/stride 1/pad 0 is a plain matmul (Caffe's ``is_1x1_``), depthwise (group = channels =
-num_output) a sum over kernel taps of shifted strided views, anything else strided windows into one
-batched GEMM over the groups. Windows Caffe's truncating output size lets run past the padded input
+num_output) a sum over kernel taps of contiguous shifts of the padded input's phase planes, anything
+else strided windows into one batched GEMM over the groups. Windows Caffe's truncating output size lets run past the padded input
 read zeros, as im2col does.
 """
 
@@ -31,10 +31,9 @@ import numpy as np
 
 from caffecx.layers._windows import (
     crop_shifted,
-    flat_shifts,
     onnx_window_pads,
     pad_for_windows,
-    taps,
+    phase_shifts,
     window_view,
 )
 from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, Window, register
@@ -218,25 +217,16 @@ def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: S
 
 def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape) -> np.ndarray:
     """Depthwise conv of ``x (num, C, *in)``: the sum over kernel taps of each tap's shifted view
-    times that tap's per-channel weight (one multiply-add pass per tap). Stride 1 shifts one flat
-    padded buffer (contiguous inner loops); other strides use strided views."""
+    times that tap's per-channel weight (one multiply-add pass per tap), every tap a contiguous slice
+    of one phase plane of the padded input (`phase_shifts`)."""
     num, channels = x.shape[:2]
     w = weight.reshape(channels, -1)
-    if all(s == 1 for s in geo.stride):
-        flat, offsets, length, padded = flat_shifts(x, out, geo.kernel, geo.pad, geo.dilation)
-        acc = np.empty((num, channels, length), dtype=x.dtype)
-        tmp = np.empty_like(acc)
-        for flat_tap, off in enumerate(offsets):
-            np.multiply(flat[..., off : off + length], w[:, flat_tap : flat_tap + 1],
-                        out=tmp if flat_tap else acc)
-            if flat_tap:
-                acc += tmp
-        return np.ascontiguousarray(crop_shifted(acc, out, padded))
-    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
-    bshape = (channels, *(1,) * len(out))
-    acc = np.zeros((num, channels, *out), dtype=x.dtype)
+    flat, taps_, length, plane = phase_shifts(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
+    acc = np.empty((num, channels, length), dtype=x.dtype)
     tmp = np.empty_like(acc)
-    for flat_tap, view in taps(xp, out, geo.kernel, geo.stride, geo.dilation):
-        np.multiply(view, w[:, flat_tap].reshape(bshape), out=tmp)
-        acc += tmp
-    return acc
+    for flat_tap, (phase, off) in enumerate(taps_):
+        np.multiply(flat[..., phase, off : off + length], w[:, flat_tap : flat_tap + 1],
+                    out=tmp if flat_tap else acc)
+        if flat_tap:
+            acc += tmp
+    return np.ascontiguousarray(crop_shifted(acc, out, plane))

@@ -153,13 +153,14 @@ def pool2d(x: np.ndarray, method: str, geo: Geometry, out: Shape,
         return _pool_single(x, method, geo, with_mask)
     if method == "MAX" and with_mask:
         return _max_pool(x, geo, out, with_mask)
-    op, init = (np.fmax, -np.inf) if method == "MAX" else (np.add, 0.0)
+    # MAX starts at -FLT_MAX as Caffe does; fmax keeps it against -inf and NaN (never strictly greater)
+    op, init = (np.fmax, -_MAX_START) if method == "MAX" else (np.add, 0.0)
     acc = np.empty((n, c, *out), dtype=x.dtype)
     for i in range(n):  # a sample at a time: the row-reduced intermediate stays a sample's size
         rows = window_reduce(x[i], 1, out[0], geo.kernel[0], geo.stride[0], geo.pad[0], op, init)
         acc[i] = window_reduce(rows, 2, out[1], geo.kernel[1], geo.stride[1], geo.pad[1], op, init)
-    if method == "MAX":  # Caffe starts at -FLT_MAX: a window of -inf (or NaN) only gives -FLT_MAX
-        return np.fmax(acc, x.dtype.type(-_MAX_START), out=acc), None
+    if method == "MAX":
+        return acc, None
     div = np.multiply.outer(*(border_divisor(size, o, k, s, p) for size, o, k, s, p
                               in zip((h, w), out, geo.kernel, geo.stride, geo.pad, strict=True)))
     acc /= div.astype(x.dtype)

@@ -173,12 +173,17 @@ RNG = np.random.default_rng(7)
     ("num_output: 6 kernel_size: 1", (2, 4, 3, 3), (6, 4, 1, 1), (1, 1), (0, 0), (1, 1), 1),
     ("num_output: 6 kernel_size: 1 group: 2", (1, 4, 3, 2), (6, 2, 1, 1), (1, 1), (0, 0), (1, 1), 2),
     ("num_output: 4 kernel_size: 1 stride: 2 pad: 1", (1, 3, 4, 5), (4, 3, 1, 1), (2, 2), (1, 1), (1, 1), 1),
-    # depthwise (group = channels = num_output), stride 1 (shifted flat buffer) and stride 2
+    # depthwise (group = channels = num_output): every stride reads phase planes of the padded input
     ("num_output: 5 group: 5 kernel_size: 3 pad: 1", (2, 5, 6, 7), (5, 1, 3, 3), (1, 1), (1, 1), (1, 1), 5),
     ("num_output: 5 group: 5 kernel_size: 3 pad: 2 dilation: 2", (1, 5, 6, 5), (5, 1, 3, 3), (1, 1), (2, 2),
      (2, 2), 5),
     ("num_output: 3 group: 3 kernel_size: 3 stride: 2 pad: 1", (1, 3, 7, 6), (3, 1, 3, 3), (2, 2), (1, 1),
      (1, 1), 3),
+    ("num_output: 4 group: 4 kernel_size: 3 stride: 3 dilation: 2 pad: 1", (1, 4, 10, 9), (4, 1, 3, 3), (3, 3),
+     (1, 1), (2, 2), 4),
+    ("num_output: 2 group: 2 kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 1 pad_h: 0 pad_w: 1", (2, 2, 8, 5),
+     (2, 1, 3, 2), (2, 1), (0, 1), (1, 1), 2),
+    ("num_output: 3 group: 3 kernel_size: 4 stride: 3", (1, 3, 8, 8), (3, 1, 4, 4), (3, 3), (0, 0), (1, 1), 3),
     # channel multiplier 2 (group = channels < num_output): the grouped GEMM path
     ("num_output: 6 group: 3 kernel_size: 2", (1, 3, 4, 4), (6, 1, 2, 2), (1, 1), (0, 0), (1, 1), 3),
 ])
