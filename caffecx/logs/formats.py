@@ -10,39 +10,12 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-import numpy as np
 import pandas as pd
 
-from caffecx.logs.tables import CaffeLog
+from caffecx.logs.tables import CaffeLog, column_texts
 
 FIRST = {"train": ["iteration", "loss", "lr", "seconds", "iters_per_s"], "test": ["iteration", "net"]}
 ROW_TABLES = ("train", "test", "snapshots", "restores", "test_batches", "test_results", "timing")
-
-
-def column_json(values: pd.Series, missing: np.ndarray) -> list[str]:
-    """One column as JSON texts (each distinct number formatted once: columns repeat their values)."""
-    if missing.all():
-        return ["null"] * len(values)
-    if values.dtype.kind == "f":
-        arr = values.to_numpy(dtype=np.float64)
-        out = texts_of(arr, repr)
-        for i in np.flatnonzero(~np.isfinite(arr) | missing).tolist():
-            out[i] = "null" if missing[i] else '"nan"' if np.isnan(arr[i]) else '"inf"' if arr[i] > 0 else '"-inf"'
-        return out
-    if values.dtype.kind in "iu" or isinstance(values.dtype, pd.Int64Dtype):
-        out = texts_of(values.to_numpy(dtype=np.int64, na_value=0), str)
-        for i in np.flatnonzero(missing).tolist():
-            out[i] = "null"
-        return out
-    return ["null" if m or v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else json.dumps(v)
-            for v, m in zip(values.tolist(), missing.tolist(), strict=True)]
-
-
-def texts_of(arr: np.ndarray, fmt: Any) -> list[str]:
-    """``fmt`` of each value, computed once per distinct value (pandas' hash factorization; floats by
-    their bits, so that ``-0.0`` stays apart from ``0.0``)."""
-    codes, uniques = pd.factorize(arr.view(np.int64), use_na_sentinel=False)
-    return np.array(list(map(fmt, uniques.view(arr.dtype).tolist())), dtype=object)[codes].tolist()
 
 
 def row_json(frame: pd.DataFrame, missing: pd.DataFrame | None = None, first: list[str] | None = None,
@@ -54,7 +27,7 @@ def row_json(frame: pd.DataFrame, missing: pd.DataFrame | None = None, first: li
     texts = []
     for c in cols:
         miss = missing[c].to_numpy(dtype=bool) if missing is not None and c in missing else frame[c].isna().to_numpy()
-        texts.append(column_json(frame[c], miss))
+        texts.append(column_texts(frame[c], miss, "json"))
     head = "".join(f"{json.dumps(k)}: {json.dumps(v)}, " for k, v in (lead or {}).items())
     template = "{" + head.replace("%", "%%") + ", ".join(json.dumps(str(c)).replace("%", "%%") + ": %s"
                                                          for c in cols) + "}"

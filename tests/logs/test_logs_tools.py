@@ -44,3 +44,23 @@ def test_jsonl_names_the_table(capsys) -> None:
     timing = [r for r in rows if r["table"] == "timing"]
     assert timing[0] == {"table": "timing", "log": str(LENET / "lenet_time.log"), "run": 0, "layer": "mnist",
                          "direction": "forward", "ms": 0.0191, "line": 247}
+
+
+def test_csv_cells_are_quoted_as_the_csv_module_quotes_them(tmp_path, capsys) -> None:
+    import csv
+    import io
+
+    log = tmp_path / "odd.log"
+    log.write_text(
+        "I0601 12:00:00.000000  7 solver.cpp:228] Iteration 0, loss = 0.5\n"
+        'I0601 12:00:00.000000  7 solver.cpp:244]     Train net output #0: a,b"c = 0.25\n'
+        "I0601 12:00:01.000000  7 solver.cpp:228] Iteration 10, loss = nan\n"
+        'I0601 12:00:01.000000  7 solver.cpp:244]     Train net output #0: a,b"c = -inf\n')
+    assert main(["log", str(log), "--format", "csv"]) == 0
+    text = capsys.readouterr().out
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][-1] == 'a,b"c' and text.splitlines()[0].endswith(',"a,b""c"')
+    assert [(r[1], r[3], r[-1]) for r in rows[1:]] == [("0", "0.5", "0.25"), ("10", "nan", "-inf")]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    assert buf.getvalue() == text  # byte for byte what the csv module writes
