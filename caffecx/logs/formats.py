@@ -31,25 +31,26 @@ def row_json(frame: pd.DataFrame, missing: pd.DataFrame | None = None, first: li
     head = "".join(f"{json.dumps(k)}: {json.dumps(v)}, " for k, v in (lead or {}).items())
     template = "{" + head.replace("%", "%%") + ", ".join(json.dumps(str(c)).replace("%", "%%") + ": %s"
                                                          for c in cols) + "}"
-    return [template % row for row in zip(*texts, strict=True)]
+    return list(map(template.__mod__, zip(*texts, strict=True)))
 
 
 def write_json(logs: list[CaffeLog], out: IO[str]) -> None:
-    """``caffecx log --format json``: the keys of `CaffeLog.to_json`, the row tables written in bulk."""
+    """``caffecx log --format json``: the keys of `CaffeLog.to_json`, the row tables written in bulk and
+    streamed to ``out`` table by table (no copy of the whole document is held)."""
     out.write("[\n" if len(logs) > 1 else "")
     for k, log in enumerate(logs):
-        small = log.to_json(tables=False)
-        parts = []
-        for key, value in small.items():
+        out.write(("," if k else "") + "{\n")
+        for i, (key, value) in enumerate(log.to_json(tables=False).items()):
+            out.write((",\n" if i else "") + json.dumps(key) + ": ")
             if key in ROW_TABLES:
                 rows = row_json(getattr(log, key), log.missing.get(key), FIRST.get(key))
-                value_text = "[\n" + ",\n".join(rows) + "\n]" if rows else "[]"
+                for piece in ("[\n", ",\n".join(rows), "\n]") if rows else ("[]",):
+                    out.write(piece)
             elif isinstance(value, list) and value:  # nets, runs, errors: one per line (json's C encoder)
-                value_text = "[\n" + ",\n".join(json.dumps(item, allow_nan=False) for item in value) + "\n]"
+                out.write("[\n" + ",\n".join(json.dumps(item, allow_nan=False) for item in value) + "\n]")
             else:
-                value_text = json.dumps(value, allow_nan=False)
-            parts.append(f"{json.dumps(key)}: {value_text}")
-        out.write(("," if k else "") + "{\n" + ",\n".join(parts) + "\n}\n")
+                out.write(json.dumps(value, allow_nan=False))
+        out.write("\n}\n")
     out.write("]\n" if len(logs) > 1 else "")
 
 
