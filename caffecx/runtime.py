@@ -16,6 +16,9 @@ Conventions (stated once):
   (``Python`` is never imported: a prototxt must not make caffecx run code), and parameter choices
   Caffe cannot run on the CPU (STOCHASTIC pooling).
 * NaN and Inf propagate as in Caffe (nothing is checked or replaced).
+* Threads: the big layers' NumPy work is shared between the calling thread and one worker per other
+  core (`caffecx.layers._threads`); during a pass OpenBLAS runs one thread per caller (process-wide,
+  restored after the pass).
 * Folding (``fold=True``, the default): a chain of per-channel affine layers right after a
   convolution (inference BatchNorm, Scale, Bias — ``conv → bn → scale`` in ResNets and MobileNets) is
   folded into the convolution's weights once, when the executor is built; those layers then pass
@@ -40,6 +43,7 @@ import numpy as np
 from caffecx.errors import CaffecxError, ShapeError, WeightsError
 from caffecx.graph import Net
 from caffecx.layers import RunContext, Shape
+from caffecx.layers._threads import blas_single_threaded
 from caffecx.plan import Plan, PlannedLayer, plan_net
 
 Keep = str | Iterable[str]
@@ -108,7 +112,7 @@ class Executor:
         run = RunContext(phase=self.plan.net.phase, dtype=self.dtype, rng=np.random.default_rng(self.seed),
                          inputs=feeds, base_dirs=list(self.plan.context.base_dirs))
         live: dict[str, np.ndarray] = {}
-        with np.errstate(all="ignore"):  # Caffe computes through overflow and NaN silently
+        with np.errstate(all="ignore"), blas_single_threaded():  # Caffe computes through overflow and NaN silently
             self._pass(live, kept, run, timings)
         return {name: live[name] for name in self._order(kept) if name in live}
 

@@ -11,9 +11,11 @@ division, pooling's ceil mode); `pad_for_windows` pads that overrun too, with th
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -110,19 +112,32 @@ def phase_shifts(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, pad: Ints
     Returns (flat ``(*lead, phases, total)``, (phase, offset) per tap in scan order, length, plane shape).
     """
     n = len(kernel)
-    dilation = dilation or (1,) * n
-    spatial = x.shape[x.ndim - n:]
-    shifts = [[t * d // s for t in range(k)] for k, d, s in zip(kernel, dilation, stride, strict=True)]
-    plane = tuple(int(o) + sh[-1] for o, sh in zip(out, shifts, strict=True))
-    rows = [math.prod(plane[a + 1:]) for a in range(n)]
-    length = int(out[0]) * rows[0]
-    taps_ = list(itertools.product(*(range(k) for k in kernel)))
-    phase_of = [int(np.ravel_multi_index(tuple(t * d % s for t, d, s in zip(tap, dilation, stride, strict=True)), stride))
-                for tap in taps_]
-    offsets = [sum(shifts[a][t] * rows[a] for a, t in enumerate(tap)) for tap in taps_]
-    total = max(math.prod(plane), max(offsets) + length)
+    spatial = tuple(x.shape[x.ndim - n:])
+    plane, length, total, taps_, copies = _phase_layout(spatial, tuple(out), tuple(kernel), tuple(stride),
+                                                        tuple(pad), tuple(dilation or (1,) * n))
     lead = x.shape[: x.ndim - n]
     flat = np.zeros((*lead, math.prod(stride), total), dtype=x.dtype)
+    for index, dst, src in copies:
+        flat[..., index, : math.prod(plane)].reshape(*lead, *plane)[dst] = x[src]
+    return flat, list(taps_), length, plane
+
+
+@functools.lru_cache(maxsize=256)
+def _phase_layout(spatial: tuple[int, ...], out: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                  pad: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[Any, ...]:
+    """`phase_shifts`' index work for one geometry: plane shape, tap length, buffer length, (phase, offset)
+    per tap, and (phase, plane slices, image slices) for the copies filling the planes."""
+    shifts = [[t * d // s for t in range(k)] for k, d, s in zip(kernel, dilation, stride, strict=True)]
+    plane = tuple(o + sh[-1] for o, sh in zip(out, shifts, strict=True))
+    rows = [math.prod(plane[a + 1:]) for a in range(len(kernel))]
+    length = out[0] * rows[0]
+    taps_ = []
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        phase = tuple(t * d % s for t, d, s in zip(tap, dilation, stride, strict=True))
+        offset = sum(shifts[a][t] * rows[a] for a, t in enumerate(tap))
+        taps_.append((int(np.ravel_multi_index(phase, stride)), offset))
+    total = max(math.prod(plane), max(off for _, off in taps_) + length)
+    copies = []
     for index, phase in enumerate(itertools.product(*(range(s) for s in stride))):
         dst, src = [], []
         for ph, s, p, size, extent in zip(phase, stride, pad, spatial, plane, strict=True):
@@ -131,9 +146,8 @@ def phase_shifts(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, pad: Ints
             count = max(0, min(extent - first, -(-(size - start) // s)))
             dst.append(slice(first, first + count))
             src.append(slice(start, start + s * (count - 1) + 1 if count else start, s))
-        image = flat[..., index, : math.prod(plane)].reshape(*lead, *plane)
-        image[(Ellipsis, *dst)] = x[(Ellipsis, *src)]
-    return flat, list(zip(phase_of, offsets, strict=True)), length, plane
+        copies.append((index, (Ellipsis, *dst), (Ellipsis, *src)))
+    return plane, length, total, taps_, copies
 
 
 def crop_shifted(acc: np.ndarray, out: Ints, padded: Ints) -> np.ndarray:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from caffecx.layers._threads import blocks, parallel_for, workers
 from caffecx.layers._windows import (
     crop_shifted,
     onnx_window_pads,
@@ -189,44 +190,62 @@ COLUMN_BYTES = 1 << 22
 
 def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
     """Caffe's grouped, dilated N-d convolution (no bias): ``x (num, C_in, *in)``, ``weight
-    (C_out, C_in/group, *kernel)`` -> ``(num, C_out, *out)`` in ``x``'s dtype."""
+    (C_out, C_in/group, *kernel)`` -> ``(num, C_out, *out)`` in ``x``'s dtype. The GEMMs run in parallel
+    (`parallel_for`): over chunks of images, or over blocks of output channels for a single chunk."""
     num, channels = x.shape[:2]
     c_out = weight.shape[0]
     if math.prod(out) == 0 or num == 0:
         return np.zeros((num, c_out, *out), dtype=x.dtype)
-    if all(k == 1 for k in geo.kernel) and all(st == 1 for st in geo.stride) and not any(geo.pad):
-        cols = x.reshape(num, group, channels // group, -1)
-        w = weight.reshape(group, c_out // group, channels // group)
-        return np.matmul(w, cols).reshape(num, c_out, *out)
     if group == channels == c_out:
         return depthwise(x, weight, geo, out)
-    k = math.prod(geo.kernel)
+    k, positions = math.prod(geo.kernel), math.prod(out)
     w = weight.reshape(group, c_out // group, channels // group * k)
     # the column buffer is K times the input: pad and unfold a few images at a time when it is large
-    per_image = channels * k * math.prod(out) * x.itemsize
-    step = max(1, COLUMN_BYTES // max(per_image, 1))
-    top = np.empty((num, group, c_out // group, math.prod(out)), dtype=x.dtype)
-    for i in range(0, num, step):
-        xp = pad_for_windows(x[i : i + step], out, geo.kernel, geo.stride, geo.pad, geo.dilation)
-        view = window_view(xp, out, geo.kernel, geo.stride, geo.dilation)
-        cols = view.reshape(-1, group, channels // group * k, math.prod(out))
-        np.matmul(w, cols, out=top[i : i + step])
-        del xp, view, cols  # freed before the next step's buffers are made
+    step = max(1, COLUMN_BYTES // max(channels * k * positions * x.itemsize, 1)) if k > 1 or any(geo.pad) else 1
+    top = np.empty((num, group, c_out // group, positions), dtype=x.dtype)
+    work = num * c_out * positions * (channels // group) * k
+    starts = range(0, num, step)
+    if len(starts) > 1:
+        def chunk(i: int) -> None:
+            images = slice(starts[i], starts[i] + step)
+            np.matmul(w, _columns(x[images], geo, group, out), out=top[images])
+
+        parallel_for(chunk, len(starts), work)
+    else:
+        cols = _columns(x, geo, group, out)
+        rows = blocks(c_out // group, 2 * (workers() + 1))
+        parallel_for(lambda i: np.matmul(w[:, rows[i]], cols, out=top[:, :, rows[i]]), len(rows), work)
     return top.reshape(num, c_out, *out)
+
+
+def _columns(x: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
+    """Caffe's column buffer of images ``x``: ``(num, group, C_in/group * K, P)`` (the input itself for a
+    1x1, stride-1, unpadded kernel: Caffe's ``is_1x1_``)."""
+    num, channels = x.shape[:2]
+    if all(k == 1 for k in geo.kernel) and all(st == 1 for st in geo.stride) and not any(geo.pad):
+        return x.reshape(num, group, channels // group, -1)
+    xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
+    view = window_view(xp, out, geo.kernel, geo.stride, geo.dilation)
+    return view.reshape(num, group, channels // group * math.prod(geo.kernel), math.prod(out))
 
 
 def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape) -> np.ndarray:
     """Depthwise conv of ``x (num, C, *in)``: the sum over kernel taps of each tap's shifted view
     times that tap's per-channel weight (one multiply-add pass per tap), every tap a contiguous slice
-    of one phase plane of the padded input (`phase_shifts`)."""
+    of one phase plane of the padded input (`phase_shifts`); blocks of channels in parallel."""
     num, channels = x.shape[:2]
     w = weight.reshape(channels, -1)
     flat, taps_, length, plane = phase_shifts(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
     acc = np.empty((num, channels, length), dtype=x.dtype)
     tmp = np.empty_like(acc)
-    for flat_tap, (phase, off) in enumerate(taps_):
-        np.multiply(flat[..., phase, off : off + length], w[:, flat_tap : flat_tap + 1],
-                    out=tmp if flat_tap else acc)
-        if flat_tap:
-            acc += tmp
+
+    def channel_block(c: slice) -> None:
+        for flat_tap, (phase, off) in enumerate(taps_):
+            np.multiply(flat[:, c, phase, off : off + length], w[c, flat_tap : flat_tap + 1],
+                        out=tmp[:, c] if flat_tap else acc[:, c])
+            if flat_tap:
+                acc[:, c] += tmp[:, c]
+
+    parts = blocks(channels, 2 * (workers() + 1))
+    parallel_for(lambda i: channel_block(parts[i]), len(parts), acc.size * len(taps_))
     return np.ascontiguousarray(crop_shifted(acc, out, plane))

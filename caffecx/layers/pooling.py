@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from caffecx.layers._threads import parallel_for
 from caffecx.layers._windows import (
     avg_correction,
     border_divisor,
@@ -156,9 +157,12 @@ def pool2d(x: np.ndarray, method: str, geo: Geometry, out: Shape,
     # MAX starts at -FLT_MAX as Caffe does; fmax keeps it against -inf and NaN (never strictly greater)
     op, init = (np.fmax, -_MAX_START) if method == "MAX" else (np.add, 0.0)
     acc = np.empty((n, c, *out), dtype=x.dtype)
-    for i in range(n):  # a sample at a time: the row-reduced intermediate stays a sample's size
+
+    def sample(i: int) -> None:  # a sample at a time: the row-reduced intermediate stays a sample's size
         rows = window_reduce(x[i], 1, out[0], geo.kernel[0], geo.stride[0], geo.pad[0], op, init)
         acc[i] = window_reduce(rows, 2, out[1], geo.kernel[1], geo.stride[1], geo.pad[1], op, init)
+
+    parallel_for(sample, n, x.size * (geo.kernel[0] + geo.kernel[1]))
     if method == "MAX":
         return acc, None
     div = np.multiply.outer(*(border_divisor(size, o, k, s, p) for size, o, k, s, p
