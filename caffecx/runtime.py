@@ -21,7 +21,8 @@ Conventions (stated once):
   restored after the pass).
 * Folding (``fold=True``, the default): a chain of per-channel affine layers right after a
   convolution (inference BatchNorm, Scale, Bias — ``conv → bn → scale`` in ResNets and MobileNets) is
-  folded into the convolution's weights once, when the executor is built; those layers then pass
+  folded into the convolution's weights once, when the executor is built, and an in-place ReLU ending
+  the chain into its forward (applied to each block of the top as it is made); those layers then pass
   their bottom on. In place, the chain's blob keeps one name, so its final value — the only one Caffe
   leaves — is unchanged (up to float rounding: the folded weights are computed in float64). A
   BatchNorm writing a new top folds only when nothing else reads its bottom; that bottom then has no
@@ -241,6 +242,8 @@ def _fold_affine_chains(plan: Plan, weights: list[list[np.ndarray]]) -> tuple[se
             affine = step.impl.channel_affine(weights[k])
             merged = producer.impl.absorb_channel_affine(weights[i], *affine) if affine else None
             if merged is None:
+                if not renames and _absorb_relu(producer, step, weights, i):
+                    folded.add(k)
                 break
             weights[i] = merged
             folded.add(k)
@@ -248,6 +251,18 @@ def _fold_affine_chains(plan: Plan, weights: list[list[np.ndarray]]) -> tuple[se
                 hidden.add(blob)
                 blob = step.node.tops[0]
     return folded, hidden
+
+
+def _absorb_relu(producer: PlannedLayer, step: PlannedLayer, weights: list[list[np.ndarray]], i: int) -> bool:
+    """Fold in-place ReLU `step` into `producer` (a convolution applying it to each block of its top as
+    the block is made, `absorb_relu`); False when either side cannot."""
+    slope = getattr(step.impl, "fusable_slope", None)
+    absorb = getattr(producer.impl, "absorb_relu", None)
+    merged = absorb(weights[i], slope()) if slope is not None and absorb is not None else None
+    if merged is None:
+        return False
+    weights[i] = merged
+    return True
 
 
 def _shape(shape: Iterable[int]) -> str:

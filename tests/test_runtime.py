@@ -166,10 +166,34 @@ def test_batchnorm_and_scale_chains_fold_into_the_convolution_with_the_same_blob
     folded = executor_for(load_net(proto, weights=model))
     plain = executor_for(load_net(proto, weights=model), fold=False)
     names = {folded.plan.layers[i].name for i in folded.folded}
-    assert {folded.plan.layer(n).type for n in names} == {"BatchNorm", "Scale"} and not plain.folded
+    assert {folded.plan.layer(n).type for n in names} == {"BatchNorm", "Scale", "ReLU"} and not plain.folded
     a, b = folded.forward(inputs, keep="all"), plain.forward(inputs, keep="all")
     assert [d.name for d in compare_blobs(a, reference) if not d.ok] == []
     assert all(compare_blob(k, a[k], b[k], 1e-5).ok for k in b)
+
+
+@pytest.mark.parametrize("relu, fused", [
+    ('layer { name: "r" type: "ReLU" bottom: "c" top: "c" }', True),
+    ('layer { name: "r" type: "ReLU" bottom: "c" top: "c" relu_param { negative_slope: 0.1 } }', True),
+    ('layer { name: "r" type: "ReLU" bottom: "c" top: "r" }', False),  # not in place: "c" keeps its value
+    ('layer { name: "s" type: "Split" bottom: "c" top: "c1" top: "c2" }\n'
+     'layer { name: "r" type: "ReLU" bottom: "c1" top: "c1" }', False),
+])
+@pytest.mark.parametrize("conv", ["kernel_size: 3 pad: 1", "kernel_size: 1", "kernel_size: 3 group: 4 stride: 2"])
+def test_an_in_place_relu_after_a_convolution_folds_into_it(relu: str, fused: bool, conv: str) -> None:
+    text = f"""name: "t" layer {{ name: "x" type: "Input" top: "x" input_param {{ shape {{ dim: 2 dim: 4 dim: 9
+    dim: 9 }} }} }}
+    layer {{ name: "c" type: "Convolution" bottom: "x" top: "c" convolution_param {{ num_output: 4 {conv}
+    weight_filler {{ type: "gaussian" std: 1 }} bias_filler {{ type: "gaussian" std: 1 }} }} }}
+    {relu}"""
+    x = np.random.default_rng(3).standard_normal((2, 4, 9, 9)).astype(np.float32)
+    folded = executor_for(load_net(text))
+    plain = executor_for(load_net(text), fold=False)
+    assert bool(folded.folded) == fused
+    a, b = folded.forward({"x": x}, keep="all"), plain.forward({"x": x}, keep="all")
+    assert a.keys() == b.keys()
+    for name in b:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-6)
 
 
 def test_in_place_layers_never_write_into_the_callers_input() -> None:
@@ -241,7 +265,7 @@ def test_a_batchnorm_with_a_new_top_folds_and_its_bottom_is_computed_when_kept()
                            np.array([0.5], np.float32)]}
     net.layer("bn").blobs = plan_weights["bn"]
     folded, plain = executor_for(net), executor_for(net, fold=False)
-    assert {folded.plan.layers[i].name for i in folded.folded} == {"bn", "sc"} and folded.hidden == {"conv"}
+    assert {folded.plan.layers[i].name for i in folded.folded} == {"bn", "sc", "relu"} and folded.hidden == {"conv"}
     x = np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32)
     a, b = folded.forward({"x": x}), plain.forward({"x": x})
     assert compare_blob("conv/bn", a["conv/bn"], b["conv/bn"], 1e-5).ok

@@ -22,14 +22,17 @@ from typing import Any
 
 import numpy as np
 
-#: Least work (multiply-adds or element passes) per task worth handing to another thread.
-MIN_TASK_WORK = 1 << 20
+#: Least work per task worth handing to another thread (about 0.15 ms: waking a worker costs 0.05-0.2 ms),
+#: in element passes of a ufunc or a copy; a GEMM counts its multiply-adds / `MACS_PER_PASS`.
+MIN_TASK_WORK = 1 << 19
+MACS_PER_PASS = 16
 
 _SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
             "openblas_set_num_threads64_")
 _GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
             "openblas_get_num_threads64_")
 _lock = threading.Lock()
+_inside = threading.local()  # set while a thread runs parallel_for tasks: nested calls run serially
 _state: dict[str, Any] = {"pool": None, "pid": None, "blas": None, "depth": 0, "saved": None}
 
 
@@ -91,21 +94,26 @@ def _pool(count: int) -> ThreadPoolExecutor:
 
 def parallel_for(task: Callable[[int], None], count: int, work: int = MIN_TASK_WORK) -> None:
     """``task(i)`` for every ``i < count`` (in any order, on any thread, under the caller's NumPy error
-    state); serial when `work` (the total) gives less than `MIN_TASK_WORK` per task or no worker exists."""
+    state); serial when `work` (the total) gives less than `MIN_TASK_WORK` per task, no worker exists, or
+    the caller is itself a task."""
     extra = min(workers(), count - 1)
-    if extra <= 0 or work < MIN_TASK_WORK * count:
-        for i in range(count):
+    if extra <= 0 or work < MIN_TASK_WORK * count or getattr(_inside, "active", False):
+        for i in range(count):  # too little work, no worker, or already a task of a parallel_for
             task(i)
         return
     counter = itertools.count()
     errors = np.geterr()  # NumPy's error state is per thread: the workers take the caller's
 
     def loop() -> None:
-        with np.errstate(**errors):
-            for i in iter(counter.__next__, None):
-                if i >= count:
-                    return
-                task(i)
+        _inside.active = True
+        try:
+            with np.errstate(**errors):
+                for i in iter(counter.__next__, None):
+                    if i >= count:
+                        return
+                    task(i)
+        finally:
+            _inside.active = False
 
     futures = [_pool(workers()).submit(loop) for _ in range(extra)]
     loop()
@@ -121,3 +129,15 @@ def blocks(size: int, parts: int) -> list[slice]:
         return []
     bounds = [size * i // parts for i in range(parts + 1)]
     return [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+
+
+def blockwise(fn: Callable[..., Any], *arrays: np.ndarray) -> None:
+    """``fn(*blocks)`` over matching flat blocks of same-shaped C-contiguous `arrays`, in parallel (an
+    element-wise pass: ``fn(x, out)`` writing its out block); one call over the whole arrays otherwise."""
+    size = arrays[0].size
+    if not all(a.flags.c_contiguous and a.size == size for a in arrays):
+        fn(*arrays)
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    parts = blocks(size, 2 * (workers() + 1))
+    parallel_for(lambda i: fn(*(a[parts[i]] for a in flat)), len(parts), size * len(arrays))

@@ -44,6 +44,7 @@ import numpy as np
 
 from caffecx.layers._affine import constant_filler
 from caffecx.layers._common import check_blob_counts, legacy_dim
+from caffecx.layers._threads import blockwise
 from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
 
 
@@ -52,11 +53,23 @@ def _scalar(value: float, run: RunContext) -> Any:
     return np.dtype(run.dtype).type(value)
 
 
+def relu_into(x: np.ndarray, slope: Any, out: np.ndarray) -> None:
+    """Caffe's ReLU/PReLU ``max(x, 0) + slope * min(x, 0)`` (slope a scalar or a broadcastable array;
+    just ``max(x, 0)`` for a zero scalar) written into `out`, which may be `x`."""
+    zero = out.dtype.type(0)
+    if np.ndim(slope) == 0 and slope == 0:
+        np.maximum(x, zero, out=out)
+        return
+    negative = np.minimum(x, zero)
+    negative *= slope
+    np.maximum(x, zero, out=out)
+    out += negative
+
+
 def _leaky(x: np.ndarray, slope: Any, run: RunContext) -> np.ndarray:
-    """Caffe's ``max(x, 0) + slope * min(x, 0)`` (slope a scalar or a broadcastable array)."""
-    top = np.minimum(x, _scalar(0, run))
-    top *= slope
-    top += np.maximum(x, _scalar(0, run))
+    """`relu_into` a new array of the run's dtype."""
+    top = np.empty_like(x, dtype=np.result_type(x.dtype, run.dtype))
+    relu_into(x, slope, top)
     return top
 
 
@@ -110,10 +123,15 @@ class ReLU(Neuron):
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]
-        slope = self.lp.relu_param.negative_slope
-        if slope == 0:
-            return [np.maximum(x, _scalar(0, run), out=x if run.overwrite_bottom else None)]
-        return [_leaky(x, _scalar(slope, run), run)]
+        slope = _scalar(self.lp.relu_param.negative_slope, run)
+        top = x if run.overwrite_bottom else np.empty_like(x, dtype=np.result_type(x.dtype, run.dtype))
+        blockwise(lambda a, out: relu_into(a, slope, out), x, top)
+        return [top]
+
+    def fusable_slope(self) -> float:
+        """The negative slope, for the executor to fold an in-place ReLU into the layer making its blob
+        (`Convolution.absorb_relu`)."""
+        return float(self.lp.relu_param.negative_slope)
 
 
 @register("PReLU")

@@ -24,12 +24,13 @@ read zeros, as im2col does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from caffecx.layers._threads import blocks, parallel_for, workers
+from caffecx.layers._threads import MACS_PER_PASS, blocks, parallel_for, workers
 from caffecx.layers._windows import (
     crop_shifted,
     onnx_window_pads,
@@ -37,6 +38,7 @@ from caffecx.layers._windows import (
     phase_shifts,
     window_view,
 )
+from caffecx.layers.activations import relu_into
 from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, Window, register
 from caffecx.layers.spatial import Geometry, conv_axes, conv_geometry, spatial_out
 
@@ -136,15 +138,28 @@ class Convolution(Layer):
         s = self.parsed
         weight = np.asarray(blobs[0], dtype=run.dtype)
         bias = np.asarray(blobs[1], dtype=run.dtype) if len(blobs) > 1 else None
+        then = None
+        if len(blobs) > 2:  # a ReLU folded in by the executor (`absorb_relu`): its negative slope
+            slope = blobs[2].astype(run.dtype)[()]
+
+            def then(y: np.ndarray) -> None:
+                relu_into(y, slope, y)
+
         tops = []
         for x, top_shape in zip(bottoms, self.top_shapes, strict=True):
             lead = top_shape[: s.channel_axis]
             x = np.asarray(x, dtype=run.dtype).reshape(math.prod(lead), s.channels, *x.shape[s.channel_axis + 1 :])
-            y = self.compute(x, weight, top_shape[s.channel_axis + 1 :])
-            if bias is not None:
-                y += bias.reshape(-1, *(1,) * (y.ndim - 2))
+            y = self.compute(x, weight, top_shape[s.channel_axis + 1 :], bias, then)
             tops.append(y.reshape(top_shape))
         return tops
+
+    def absorb_relu(self, blobs: list[np.ndarray], slope: float) -> list[np.ndarray] | None:
+        """The blobs with a following in-place ReLU folded in: ``[weight, bias, slope]`` (a zero bias when
+        the layer had none); the forward applies it to each block of the top as the block is made."""
+        if len(blobs) > 2 or self.parsed.channel_axis != 1:
+            return None
+        bias = blobs[1] if len(blobs) > 1 else np.zeros(self.parsed.num_output, dtype=blobs[0].dtype)
+        return [blobs[0], bias, np.asarray(slope, dtype=blobs[0].dtype)]
 
     def absorb_channel_affine(self, blobs: list[np.ndarray], scale: np.ndarray,
                               shift: np.ndarray) -> list[np.ndarray] | None:
@@ -157,9 +172,11 @@ class Convolution(Layer):
         bias = blobs[1].astype(np.float64) * scale + shift if len(blobs) > 1 else shift
         return [weight.astype(dtype), bias.astype(dtype)]
 
-    def compute(self, x: np.ndarray, weight: np.ndarray, out: Shape) -> np.ndarray:
-        """``(num, C_in, *in)`` -> ``(num, C_out, *out)`` without bias (fresh array)."""
-        return conv_nd(x, weight, self.parsed.geometry, self.parsed.group, tuple(out))
+    def compute(self, x: np.ndarray, weight: np.ndarray, out: Shape, bias: np.ndarray | None,
+                then: Then = None) -> np.ndarray:
+        """``(num, C_in, *in)`` -> ``(num, C_out, *out)`` plus the bias per output channel, then ``then``
+        in place (fresh array)."""
+        return conv_nd(x, weight, self.parsed.geometry, self.parsed.group, tuple(out), bias, then)
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         s = self.spec(tuple(bottom_shapes[0]))
@@ -187,57 +204,90 @@ class Convolution(Layer):
 #: Largest column buffer (im2col) built at once; bigger batches are convolved a few images at a time.
 COLUMN_BYTES = 1 << 22
 
+#: An in-place map applied to each block of a convolution's top as it is made (a folded ReLU).
+Then = Callable[[np.ndarray], None] | None
 
-def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
-    """Caffe's grouped, dilated N-d convolution (no bias): ``x (num, C_in, *in)``, ``weight
-    (C_out, C_in/group, *kernel)`` -> ``(num, C_out, *out)`` in ``x``'s dtype. The GEMMs run in parallel
-    (`parallel_for`): over chunks of images, or over blocks of output channels for a single chunk."""
+
+def _nothing(y: np.ndarray) -> None:
+    """No map after the bias."""
+
+
+def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape,
+            bias: np.ndarray | None = None, then: Then = None) -> np.ndarray:
+    """Caffe's grouped, dilated N-d convolution: ``x (num, C_in, *in)``, ``weight (C_out, C_in/group,
+    *kernel)``, optional ``bias (C_out,)`` -> ``(num, C_out, *out)`` in ``x``'s dtype, then the in-place
+    map ``then`` (a folded ReLU). The GEMMs (and the bias and `then`, on each block while it is in
+    cache) run in parallel (`parallel_for`): over chunks of images, or for a single chunk over blocks of
+    output channels or of output positions."""
     num, channels = x.shape[:2]
     c_out = weight.shape[0]
+    then = then or _nothing
     if math.prod(out) == 0 or num == 0:
-        return np.zeros((num, c_out, *out), dtype=x.dtype)
+        top = np.zeros((num, c_out, *out), dtype=x.dtype)
+        return top if bias is None else top + bias.reshape(-1, *(1,) * len(out))
     if group == channels == c_out:
-        return depthwise(x, weight, geo, out)
+        return depthwise(x, weight, geo, out, bias, then)
     k, positions = math.prod(geo.kernel), math.prod(out)
     w = weight.reshape(group, c_out // group, channels // group * k)
+    b = None if bias is None else bias.reshape(group, c_out // group, 1)
     # the column buffer is K times the input: pad and unfold a few images at a time when it is large
     step = max(1, COLUMN_BYTES // max(channels * k * positions * x.itemsize, 1)) if k > 1 or any(geo.pad) else 1
     top = np.empty((num, group, c_out // group, positions), dtype=x.dtype)
-    work = num * c_out * positions * (channels // group) * k
+    work = num * c_out * positions * (channels // group) * k // MACS_PER_PASS
     starts = range(0, num, step)
     if len(starts) > 1:
         def chunk(i: int) -> None:
             images = slice(starts[i], starts[i] + step)
             np.matmul(w, _columns(x[images], geo, group, out), out=top[images])
+            if b is not None:
+                top[images] += b
+            then(top[images])
 
         parallel_for(chunk, len(starts), work)
     else:
         cols = _columns(x, geo, group, out)
-        rows = blocks(c_out // group, 2 * (workers() + 1))
-        parallel_for(lambda i: np.matmul(w[:, rows[i]], cols, out=top[:, :, rows[i]]), len(rows), work)
+        by_rows = c_out // group >= min(positions, 128)  # cut the weights' rows unless they are few
+        cuts = blocks(c_out // group if by_rows else positions, workers() + 1)
+
+        def block(i: int) -> None:
+            r, p = (cuts[i], slice(None)) if by_rows else (slice(None), cuts[i])
+            np.matmul(w[:, r], cols[..., p], out=top[:, :, r, p])
+            if b is not None:
+                top[:, :, r, p] += b[:, r]
+            then(top[:, :, r, p])
+
+        parallel_for(block, len(cuts), work)
     return top.reshape(num, c_out, *out)
 
 
 def _columns(x: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
     """Caffe's column buffer of images ``x``: ``(num, group, C_in/group * K, P)`` (the input itself for a
-    1x1, stride-1, unpadded kernel: Caffe's ``is_1x1_``)."""
+    1x1, stride-1, unpadded kernel: Caffe's ``is_1x1_``), copied from the windows a block of channels
+    per task."""
     num, channels = x.shape[:2]
     if all(k == 1 for k in geo.kernel) and all(st == 1 for st in geo.stride) and not any(geo.pad):
         return x.reshape(num, group, channels // group, -1)
     xp = pad_for_windows(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
     view = window_view(xp, out, geo.kernel, geo.stride, geo.dilation)
-    return view.reshape(num, group, channels // group * math.prod(geo.kernel), math.prod(out))
+    cols = np.empty(view.shape, dtype=x.dtype)
+    parts = blocks(channels, 2 * (workers() + 1))
+    parallel_for(lambda i: np.copyto(cols[:, parts[i]], view[:, parts[i]]), len(parts), cols.size)
+    return cols.reshape(num, group, channels // group * math.prod(geo.kernel), math.prod(out))
 
 
-def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape) -> np.ndarray:
+def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape,
+              bias: np.ndarray | None = None, then: Then = None) -> np.ndarray:
     """Depthwise conv of ``x (num, C, *in)``: the sum over kernel taps of each tap's shifted view
     times that tap's per-channel weight (one multiply-add pass per tap), every tap a contiguous slice
-    of one phase plane of the padded input (`phase_shifts`); blocks of channels in parallel."""
+    of one phase plane of the padded input (`phase_shifts`), then the bias as the rows are cropped and
+    ``then`` in place; blocks of channels in parallel."""
     num, channels = x.shape[:2]
     w = weight.reshape(channels, -1)
+    b = np.zeros(channels, dtype=x.dtype) if bias is None else bias
     flat, taps_, length, plane = phase_shifts(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
     acc = np.empty((num, channels, length), dtype=x.dtype)
     tmp = np.empty_like(acc)
+    top = np.empty((num, channels, *out), dtype=x.dtype)
 
     def channel_block(c: slice) -> None:
         for flat_tap, (phase, off) in enumerate(taps_):
@@ -245,7 +295,10 @@ def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape) -> n
                         out=tmp[:, c] if flat_tap else acc[:, c])
             if flat_tap:
                 acc[:, c] += tmp[:, c]
+        np.add(crop_shifted(acc[:, c], out, plane), b[c].reshape(-1, *(1,) * len(out)), out=top[:, c])
+        if then is not None:
+            then(top[:, c])
 
     parts = blocks(channels, 2 * (workers() + 1))
-    parallel_for(lambda i: channel_block(parts[i]), len(parts), acc.size * len(taps_))
-    return np.ascontiguousarray(crop_shifted(acc, out, plane))
+    parallel_for(lambda i: channel_block(parts[i]), len(parts), 2 * acc.size * len(taps_))
+    return top

@@ -24,7 +24,7 @@ import numpy as np
 
 from caffecx.layers._windows import col2im
 from caffecx.layers.base import Shape, register
-from caffecx.layers.convolution import Convolution
+from caffecx.layers.convolution import Convolution, Then
 from caffecx.layers.spatial import Geometry
 
 
@@ -34,8 +34,14 @@ class Deconvolution(Convolution):
 
     transposed = True
 
-    def compute(self, x: np.ndarray, weight: np.ndarray, out: Shape) -> np.ndarray:
-        return deconv_nd(x, weight, self.parsed.geometry, self.parsed.group, tuple(out))
+    def compute(self, x: np.ndarray, weight: np.ndarray, out: Shape, bias: np.ndarray | None,
+                then: Then = None) -> np.ndarray:
+        y = deconv_nd(x, weight, self.parsed.geometry, self.parsed.group, tuple(out))
+        if bias is not None:
+            y += bias.reshape(-1, *(1,) * (y.ndim - 2))
+        if then is not None:
+            then(y)
+        return y
 
 
 def deconv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
