@@ -280,25 +280,26 @@ def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape,
     """Depthwise conv of ``x (num, C, *in)``: the sum over kernel taps of each tap's shifted view
     times that tap's per-channel weight (one multiply-add pass per tap), every tap a contiguous slice
     of one phase plane of the padded input (`phase_shifts`), then the bias as the rows are cropped and
-    ``then`` in place; blocks of channels in parallel."""
+    ``then`` in place; blocks of channels in parallel, each padded and summed on its own."""
     num, channels = x.shape[:2]
     w = weight.reshape(channels, -1)
     b = np.zeros(channels, dtype=x.dtype) if bias is None else bias
-    flat, taps_, length, plane = phase_shifts(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
-    acc = np.empty((num, channels, length), dtype=x.dtype)
-    tmp = np.empty_like(acc)
     top = np.empty((num, channels, *out), dtype=x.dtype)
+    spread = (1,) * len(out)
 
     def channel_block(c: slice) -> None:
+        flat, taps_, length, plane = phase_shifts(x[:, c], out, geo.kernel, geo.stride, geo.pad, geo.dilation)
+        acc = np.empty((num, c.stop - c.start, length), dtype=x.dtype)
+        tmp = np.empty_like(acc)
         for flat_tap, (phase, off) in enumerate(taps_):
-            np.multiply(flat[:, c, phase, off : off + length], w[c, flat_tap : flat_tap + 1],
-                        out=tmp[:, c] if flat_tap else acc[:, c])
+            np.multiply(flat[..., phase, off : off + length], w[c, flat_tap : flat_tap + 1],
+                        out=tmp if flat_tap else acc)
             if flat_tap:
-                acc[:, c] += tmp[:, c]
-        np.add(crop_shifted(acc[:, c], out, plane), b[c].reshape(-1, *(1,) * len(out)), out=top[:, c])
+                acc += tmp
+        np.add(crop_shifted(acc, out, plane), b[c].reshape(-1, *spread), out=top[:, c])
         if then is not None:
             then(top[:, c])
 
     parts = blocks(channels, 2 * (workers() + 1))
-    parallel_for(lambda i: channel_block(parts[i]), len(parts), 2 * acc.size * len(taps_))
+    parallel_for(lambda i: channel_block(parts[i]), len(parts), 2 * top.size * math.prod(geo.kernel))
     return top
