@@ -22,8 +22,8 @@ Conventions (stated once):
 * Folding (``fold=True``, the default): a chain of per-channel affine layers right after a
   convolution (inference BatchNorm, Scale, Bias — ``conv → bn → scale`` in ResNets and MobileNets) is
   folded into the convolution's weights once, when the executor is built, and an in-place ReLU ending
-  the chain into its forward (applied to each block of the top as it is made); those layers then pass
-  their bottom on. In place, the chain's blob keeps one name, so its final value — the only one Caffe
+  such a chain, or right after an Eltwise, into that layer's forward (applied to each block of the top
+  as it is made); those layers then pass their bottom on. In place, the chain's blob keeps one name, so its final value — the only one Caffe
   leaves — is unchanged (up to float rounding: the folded weights are computed in float64). A
   BatchNorm writing a new top folds only when nothing else reads its bottom; that bottom then has no
   value of its own, and a pass that keeps it runs an unfolded executor instead (built on first use).
@@ -254,8 +254,8 @@ def _fold_affine_chains(plan: Plan, weights: list[list[np.ndarray]]) -> tuple[se
 
 
 def _absorb_relu(producer: PlannedLayer, step: PlannedLayer, weights: list[list[np.ndarray]], i: int) -> bool:
-    """Fold in-place ReLU `step` into `producer` (a convolution applying it to each block of its top as
-    the block is made, `absorb_relu`); False when either side cannot."""
+    """Fold in-place ReLU `step` into `producer` (a convolution or an Eltwise applying it to each block of
+    its top as the block is made, `absorb_relu`); False when either side cannot."""
     slope = getattr(step.impl, "fusable_slope", None)
     absorb = getattr(producer.impl, "absorb_relu", None)
     merged = absorb(weights[i], slope()) if slope is not None and absorb is not None else None

@@ -196,6 +196,22 @@ def test_an_in_place_relu_after_a_convolution_folds_into_it(relu: str, fused: bo
         np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("param", ["", "eltwise_param { coeff: 1 coeff: -0.5 coeff: 2 }",
+                                   "eltwise_param { coeff: -1 coeff: 1 coeff: 1 }", "eltwise_param { operation: MAX }",
+                                   "eltwise_param { operation: PROD }"])
+def test_an_in_place_relu_after_an_eltwise_folds_into_it(param: str) -> None:
+    text = f"""name: "t" layer {{ name: "x" type: "Input" top: "x" input_param {{ shape {{ dim: 2 dim: 3 dim: 40
+    dim: 40 }} }} }}
+    layer {{ name: "n" type: "Power" bottom: "x" top: "n" power_param {{ scale: -1 }} }}
+    layer {{ name: "h" type: "Power" bottom: "x" top: "h" power_param {{ scale: 0.5 shift: 0.25 }} }}
+    layer {{ name: "e" type: "Eltwise" bottom: "x" bottom: "n" bottom: "h" top: "e" {param} }}
+    layer {{ name: "r" type: "ReLU" bottom: "e" top: "e" relu_param {{ negative_slope: 0.125 }} }}"""
+    x = np.random.default_rng(4).standard_normal((2, 3, 40, 40)).astype(np.float32)
+    folded, plain = executor_for(load_net(text)), executor_for(load_net(text), fold=False)
+    assert [folded.plan.layers[i].name for i in folded.folded] == ["r"] and not plain.folded
+    np.testing.assert_array_equal(folded.forward({"x": x})["e"], plain.forward({"x": x})["e"])
+
+
 def test_in_place_layers_never_write_into_the_callers_input() -> None:
     text = """name: "t" layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }
     layer { name: "r" type: "ReLU" bottom: "x" top: "x" }"""

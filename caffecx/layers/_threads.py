@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-#: Least work per task worth handing to another thread (about 0.15 ms: waking a worker costs 0.05-0.2 ms),
-#: in element passes of a ufunc or a copy; a GEMM counts its multiply-adds / `MACS_PER_PASS`.
-MIN_TASK_WORK = 1 << 19
+#: Least work per task worth handing to another thread (some 40 us), in element passes of a ufunc or a
+#: copy; a GEMM counts its multiply-adds / `MACS_PER_PASS`.
+MIN_TASK_WORK = 1 << 17
 MACS_PER_PASS = 16
 
 _SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from caffecx.layers._common import check_blob_counts, shape_string
+from caffecx.layers._threads import blockwise
+from caffecx.layers.activations import relu_into
 from caffecx.layers.base import Context, Counts, Layer, RunContext, Shape, count, register
 from caffecx.layers.spatial import enum_name
 
@@ -70,24 +72,44 @@ class Eltwise(Layer):
             raise self.fail(f"Unknown elementwise operation {op}.")
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """Caffe's PROD/SUM/MAX; then a folded in-place ReLU (`absorb_relu`) when the executor gave one."""
         op = self.op()
+        slope = blobs[0].astype(run.dtype)[()] if blobs else None
+        if op == "SUM":
+            dtype = np.dtype(run.dtype).type
+            coeffs = [dtype(c) for c in self.lp.eltwise_param.coeff] or [dtype(1)] * len(bottoms)
+            top = np.empty(np.broadcast_shapes(*(b.shape for b in bottoms)), dtype=np.result_type(*bottoms))
+            blockwise(lambda *arrays: _weighted_sum(arrays[:-1], coeffs, arrays[-1], slope), *bottoms, top)
+            return [top]
         if op == "PROD":
             top = bottoms[0] * bottoms[1]
             for b in bottoms[2:]:
                 top *= b
-        elif op == "SUM":
-            dtype = np.dtype(run.dtype).type
-            coeffs = [dtype(c) for c in self.lp.eltwise_param.coeff] or [dtype(1)] * len(bottoms)
-            top = bottoms[0] * coeffs[0] if coeffs[0] != 1 else bottoms[0].copy()
-            for b, c in zip(bottoms[1:], coeffs[1:], strict=True):
-                if c == 1:
-                    top += b
-                else:
-                    top += b * c
         elif op == "MAX":
             top = np.where(bottoms[0] > bottoms[1], bottoms[0], bottoms[1])
             for b in bottoms[2:]:
                 np.copyto(top, b, where=b > top)
         else:
             raise self.fail(f"Unknown elementwise operation {op}.")
+        if slope is not None:
+            relu_into(top, slope, top)
         return [top]
+
+    def absorb_relu(self, blobs: list[np.ndarray], slope: float) -> list[np.ndarray] | None:
+        """A following in-place ReLU folded in (the executor's fold): its slope as the only blob."""
+        return None if blobs else [np.asarray(slope, dtype=np.float64)]
+
+
+def _weighted_sum(terms: tuple[np.ndarray, ...], coeffs: list[Any], out: np.ndarray, slope: Any) -> None:
+    """Caffe's SUM into `out`: ``coeff[0]*b0``, then ``+= coeff[i]*bi`` in bottom order (a coefficient
+    of 1 takes the bottom as it is), then a folded ReLU."""
+    if coeffs[0] == 1 and coeffs[1] == 1:
+        np.add(terms[0], terms[1], out=out)
+        start = 2
+    else:
+        np.multiply(terms[0], coeffs[0], out=out) if coeffs[0] != 1 else np.copyto(out, terms[0])
+        start = 1
+    for b, c in zip(terms[start:], coeffs[start:], strict=True):
+        out += b if c == 1 else b * c
+    if slope is not None:
+        relu_into(out, slope, out)
