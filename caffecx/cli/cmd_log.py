@@ -175,6 +175,11 @@ def summary_text(log: CaffeLog, rows: int = 10) -> str:
     if len(log.nets):
         parts.append("\nnets")
         parts.append(render_text(log.nets[NET_COLUMNS].to_dict("records"), NET_COLUMNS))
+        inner = [(net, rec) for net in log.net_logs for rec in net.layers if rec.nested is not None]
+        if inner:
+            parts.append("set up inside a layer (unrolled nets): " + ", ".join(
+                f"net {net.index} '{rec.name}' ({len(rec.nested.layers)} layers, "
+                f"{rec.nested.memory_bytes} bytes)" for net, rec in inner))
     if len(log.train):
         cols = [c for c in log.train.columns if c not in ("s_per_interval", "interval_iters", "line")
                 and not log.missing["train"][c].all()]

@@ -80,3 +80,11 @@ def test_the_children_s_layers_get_their_types_from_their_own_echo() -> None:
     assert types["lstm1_h_conted_0"] == "Scale" and types["lstm1_x_transform"] == "InnerProduct"
     assert types["lstm1_unit_1"] == "LSTMUnit" and types["cont_1_lstm1_cont_slice_0_split"] == "Split"
     assert all(r.type is not None for r in lstm.layers + rnn.layers)
+
+
+def test_the_cli_summary_names_the_unrolled_nets(capsys) -> None:
+    from caffecx.cli import main
+
+    assert main(["log", str(LOG)]) == 0
+    assert ("set up inside a layer (unrolled nets): net 0 'lstm1' (25 layers, 2876 bytes), "
+            "net 0 'rnn1' (27 layers, 940 bytes)") in capsys.readouterr().out.splitlines()
