@@ -16,9 +16,10 @@ Conventions (stated once):
   (``Python`` is never imported: a prototxt must not make caffecx run code), and parameter choices
   Caffe cannot run on the CPU (STOCHASTIC pooling).
 * NaN and Inf propagate as in Caffe (nothing is checked or replaced).
-* Threads: the big layers' NumPy work is shared between the calling thread and one worker per other
-  core (`caffecx.layers._threads`); during a pass OpenBLAS runs one thread per caller (process-wide,
-  restored after the pass).
+* Threads (`caffecx.layers._threads`, chosen per pass): for one image on a quiet machine BLAS's own
+  threads run the GEMMs; for several images, or when other processes keep a core busy, OpenBLAS is
+  held at one thread (process-wide, restored after the pass) and the big layers' work is shared
+  between the calling thread and a worker per core.
 * Folding (``fold=True``, the default): a chain of per-channel affine layers right after a
   convolution (inference BatchNorm, Scale, Bias — ``conv → bn → scale`` in ResNets and MobileNets) is
   folded into the convolution's weights once, when the executor is built, and an in-place ReLU ending
@@ -44,7 +45,7 @@ import numpy as np
 from caffecx.errors import CaffecxError, ShapeError, WeightsError
 from caffecx.graph import Net
 from caffecx.layers import RunContext, Shape
-from caffecx.layers._threads import blas_single_threaded
+from caffecx.layers._threads import pass_threads
 from caffecx.plan import Plan, PlannedLayer, plan_net
 
 Keep = str | Iterable[str]
@@ -113,7 +114,7 @@ class Executor:
         run = RunContext(phase=self.plan.net.phase, dtype=self.dtype, rng=np.random.default_rng(self.seed),
                          inputs=feeds, base_dirs=list(self.plan.context.base_dirs))
         live: dict[str, np.ndarray] = {}
-        with np.errstate(all="ignore"), blas_single_threaded():  # Caffe computes through overflow and NaN silently
+        with np.errstate(all="ignore"), pass_threads(own=self._shares_work()):  # Caffe computes through NaN
             self._pass(live, kept, run, timings)
         return {name: live[name] for name in self._order(kept) if name in live}
 
@@ -134,6 +135,11 @@ class Executor:
                     live.pop(name, None)
             if timings is not None:
                 timings[index].seconds += time.perf_counter() - start
+
+    def _shares_work(self) -> bool | None:
+        """A pass over several images shares its work itself (per-image tasks are worth a worker's
+        wake-up); one over a single image leaves the choice to the machine's load (`pass_threads`)."""
+        return True if max((s[0] for s in self.inputs.values() if len(s)), default=1) > 1 else None
 
     def new_timings(self) -> list[LayerTiming]:
         """One zeroed `LayerTiming` per layer, for ``forward(timings=...)``."""

@@ -1,12 +1,18 @@
 """Data parallelism for the forward passes' NumPy work (NumPy and BLAS release the GIL).
 
-`parallel_for` hands tasks out from a shared counter to the calling thread and to one worker per
-other core: a worker slow to start (a busy machine) just takes fewer tasks, and one that has not
-started when the caller is done is cancelled, so nothing ever waits for a core it does not get.
-During a pass BLAS runs one thread per caller (`blas_single_threaded`): OpenBLAS's own threads
-spin-wait for each other, which costs a scheduler time slice per call when another process holds a
-core. Without a controllable OpenBLAS (another BLAS, no /proc), everything runs serially and BLAS keeps
-its own threads.
+Two ways to use two cores, chosen for each pass by `pass_threads` from what the machine is doing:
+
+* quiet machine: BLAS's own threads for the GEMMs, everything else serial. OpenBLAS's threads
+  spin-wait for work, so even a 0.2 ms GEMM splits well; a Python worker instead sleeps between
+  tasks, and waking it (a halted virtual CPU) costs 0.1-0.3 ms per parallel section.
+* busy machine (other processes kept a quarter of a core busy lately): those spinning threads
+  wait a scheduler time slice for a core they do not get, on every GEMM (passes 5-30x slower). BLAS
+  then runs one thread, and `parallel_for` hands tasks out from a shared counter to the calling
+  thread and one worker per other core: a worker slow to start just takes fewer tasks, and one that
+  has not started when the caller is done is cancelled, so nothing waits for a core it does not get.
+
+Without a controllable OpenBLAS (another BLAS, no /proc) everything runs serially and BLAS keeps its
+own threads.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import ctypes
 import itertools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +33,8 @@ import numpy as np
 #: copy; a GEMM counts its multiply-adds / `MACS_PER_PASS`.
 MIN_TASK_WORK = 1 << 17
 MACS_PER_PASS = 16
+#: Seconds a machine seen busy counts as busy (`pass_threads`).
+BUSY_HOLD = 2.0
 
 _SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
             "openblas_set_num_threads64_")
@@ -33,7 +42,9 @@ _GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_", "sc
             "openblas_get_num_threads64_")
 _lock = threading.Lock()
 _inside = threading.local()  # set while a thread runs parallel_for tasks: nested calls run serially
-_state: dict[str, Any] = {"pool": None, "pid": None, "blas": None, "depth": 0, "saved": None}
+_state: dict[str, Any] = {"pool": None, "pid": None, "blas": None, "depth": 0, "saved": None, "own": False,
+                         "sample": None, "busy": False,
+                         "busy_since": -1e9}
 
 
 def _openblas() -> tuple[Any, Any] | None:
@@ -58,32 +69,62 @@ def _openblas() -> tuple[Any, Any] | None:
 
 
 def workers() -> int:
-    """Threads besides the caller that `parallel_for` uses: one per other core, none without BLAS control."""
-    if _openblas() is None:
+    """Threads besides the caller that `parallel_for` uses: one per other core during a pass that
+    shares its work itself (`pass_threads`), else none."""
+    if not _state["own"]:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(0, cores - 1)
 
 
 @contextmanager
-def blas_single_threaded() -> Iterator[None]:
-    """BLAS at one thread for the duration (process-wide; nested and concurrent uses restore it once)."""
+def pass_threads(own: bool | None = None) -> Iterator[None]:
+    """The threading of one pass (see the module docstring): with ``own`` (by default: when other
+    processes are busy, `_others_busy`) BLAS at one thread and `parallel_for` sharing the work, for the
+    duration (process-wide; nested and concurrent passes keep the first one's choice and restore once)."""
     blas = _openblas()
     if blas is None:
         yield
         return
     with _lock:
         if _state["depth"] == 0:
-            _state["saved"] = blas[1]()
-            blas[0](1)
+            _state["own"] = _others_busy() if own is None else own
+            if _state["own"]:
+                _state["saved"] = blas[1]()
+                blas[0](1)
         _state["depth"] += 1
     try:
         yield
     finally:
         with _lock:
             _state["depth"] -= 1
-            if _state["depth"] == 0:
+            if _state["depth"] == 0 and _state["own"]:
                 blas[0](_state["saved"])
+                _state["own"] = False
+
+
+def _others_busy() -> bool:
+    """Whether other processes kept a quarter of a core busy lately: the busy time /proc/stat counts for
+    all CPUs minus this process's CPU time, looked at every 0.25 s at most; once busy, the machine counts
+    as busy for `BUSY_HOLD` seconds (a BLAS time slice lost per GEMM costs far more than our own threads
+    lose on a quiet machine)."""
+    now = time.monotonic()
+    last = _state["sample"]
+    if last is not None and now - last[0] < 0.25:
+        return _state["busy"]
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:8]]
+    except (OSError, ValueError):
+        return True
+    busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    sample = (now, busy, time.process_time())
+    if last is not None:
+        if (sample[1] - last[1]) - (sample[2] - last[2]) > 0.25 * (now - last[0]):
+            _state["busy_since"] = now
+        _state["busy"] = now - _state["busy_since"] < BUSY_HOLD
+    _state["sample"] = sample
+    return _state["busy"]
 
 
 def _pool(count: int) -> ThreadPoolExecutor:
