@@ -6,7 +6,8 @@ the same size on every other axis — Caffe's CHECK reads ``All inputs must have
 concat_axis.``; caffecx's message also names both bottoms and their shapes. Top = ``bottom[0]`` shape with
 the concat axis summed. Data movement only: 0 FLOPs.
 
-Forward: ``np.concatenate`` along the axis; a single bottom is passed through (Caffe shares its data).
+Forward: ``np.concatenate`` along the axis (past axis 0, one item of the leading axis per task); a
+single bottom is passed through (Caffe shares its data).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from caffecx.layers._common import axis_index, check_blob_counts, field_set, shape_string
+from caffecx.layers._threads import parallel_for
 from caffecx.layers.base import Context, Layer, RunContext, Shape, register
 
 
@@ -59,6 +61,14 @@ class Concat(Layer):
             ctx.op("Concat", bottoms, tops[0], axis=self.axis)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
+        """``np.concatenate``; past axis 0, one slice of the leading axis per task (`parallel_for`)."""
         if len(bottoms) == 1:
             return [bottoms[0]]
-        return [np.concatenate(bottoms, axis=self.axis)]
+        if self.axis == 0:
+            return [np.concatenate(bottoms, axis=0)]
+        shape = list(bottoms[0].shape)
+        shape[self.axis] = sum(b.shape[self.axis] for b in bottoms)
+        top = np.empty(shape, dtype=np.result_type(*bottoms))
+        parallel_for(lambda i: np.concatenate([b[i] for b in bottoms], axis=self.axis - 1, out=top[i]),
+                     shape[0], top.size)
+        return [top]
