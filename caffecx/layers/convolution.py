@@ -201,9 +201,6 @@ class Convolution(Layer):
 # -- the convolution itself (shared with layers that need a plain N-d conv) ---------------------------
 
 
-#: Largest column buffer (im2col) built at once; bigger batches are convolved a few images at a time.
-COLUMN_BYTES = 1 << 22
-
 #: An in-place map applied to each block of a convolution's top as it is made (a folded ReLU).
 Then = Callable[[np.ndarray], None] | None
 
@@ -217,8 +214,8 @@ def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: S
     """Caffe's grouped, dilated N-d convolution: ``x (num, C_in, *in)``, ``weight (C_out, C_in/group,
     *kernel)``, optional ``bias (C_out,)`` -> ``(num, C_out, *out)`` in ``x``'s dtype, then the in-place
     map ``then`` (a folded ReLU). The GEMMs (and the bias and `then`, on each block while it is in
-    cache) run in parallel (`parallel_for`): over chunks of images, or for a single chunk over blocks of
-    output channels or of output positions."""
+    cache) run in parallel (`parallel_for`): one image per task, each with its own column buffer (K
+    times the image), or for a single image over blocks of output channels or of output positions."""
     num, channels = x.shape[:2]
     c_out = weight.shape[0]
     then = then or _nothing
@@ -230,20 +227,16 @@ def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: S
     k, positions = math.prod(geo.kernel), math.prod(out)
     w = weight.reshape(group, c_out // group, channels // group * k)
     b = None if bias is None else bias.reshape(group, c_out // group, 1)
-    # the column buffer is K times the input: pad and unfold a few images at a time when it is large
-    step = max(1, COLUMN_BYTES // max(channels * k * positions * x.itemsize, 1)) if k > 1 or any(geo.pad) else 1
     top = np.empty((num, group, c_out // group, positions), dtype=x.dtype)
     work = num * c_out * positions * (channels // group) * k // MACS_PER_PASS
-    starts = range(0, num, step)
-    if len(starts) > 1:
-        def chunk(i: int) -> None:
-            images = slice(starts[i], starts[i] + step)
-            np.matmul(w, _columns(x[images], geo, group, out), out=top[images])
+    if num > 1:
+        def image(i: int) -> None:
+            np.matmul(w, _columns(x[i : i + 1], geo, group, out)[0], out=top[i])
             if b is not None:
-                top[images] += b
-            then(top[images])
+                top[i] += b
+            then(top[i])
 
-        parallel_for(chunk, len(starts), work)
+        parallel_for(image, num, work)
     else:
         cols = _columns(x, geo, group, out)
         by_rows = c_out // group >= min(positions, 128)  # cut the weights' rows unless they are few
