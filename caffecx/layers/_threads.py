@@ -43,8 +43,7 @@ _GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_", "sc
 _lock = threading.Lock()
 _inside = threading.local()  # set while a thread runs parallel_for tasks: nested calls run serially
 _state: dict[str, Any] = {"pool": None, "pid": None, "blas": None, "depth": 0, "saved": None, "own": False,
-                         "sample": None, "busy": False,
-                         "busy_since": -1e9}
+                         "sample": None, "busy": False, "busy_since": -1e9}
 
 
 def _openblas() -> tuple[Any, Any] | None:
@@ -144,23 +143,29 @@ def parallel_for(task: Callable[[int], None], count: int, work: int = MIN_TASK_W
         return
     counter = itertools.count()
     errors = np.geterr()  # NumPy's error state is per thread: the workers take the caller's
+    failed: list[bool] = []  # a task raised: the others take no new task
 
     def loop() -> None:
         _inside.active = True
         try:
             with np.errstate(**errors):
                 for i in iter(counter.__next__, None):
-                    if i >= count:
+                    if i >= count or failed:
                         return
                     task(i)
+        except BaseException:
+            failed.append(True)
+            raise
         finally:
             _inside.active = False
 
     futures = [_pool(workers()).submit(loop) for _ in range(extra)]
-    loop()
-    for future in futures:
-        if not future.cancel():
-            future.result()
+    try:
+        loop()
+    finally:
+        for future in futures:  # a worker that never started is cancelled; one that did is waited for
+            if not future.cancel():
+                future.result()
 
 
 def blocks(size: int, parts: int) -> list[slice]:
