@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing caffecx
+    sys.path.insert(0, str(REPO))
 CORPUS = REPO.parent / "shared" / "corpus" / "prototxt"
 NETS = {  # name: (prototxt, batch)
     "resnet50": ("resnet50__deploy.prototxt", 1),
