@@ -3,7 +3,8 @@ caffecx's own ONNX export (`caffecx export`), same nets, same weights.
 
 For each net of ../shared/corpus (ResNet-50 batch 1, GoogLeNet 10, SqueezeNet 1.1 10, AlexNet 10,
 MobileNet v1 and v2 1), weights come from `caffecx init` (Caffe's fillers, seeded); both peers load
-the same prototxt + caffemodel and run the same random input, in this process, taking turns (an untimed pass, then a timed one);
+the same prototxt + caffemodel and run the same random input, in this process, taking turns (a pause for
+the previous peer's threads to stop spinning, an untimed pass, then a timed one);
 median of --runs timed passes. Outputs are compared (largest difference relative to the
 output's largest magnitude). Memory, in a child process of its own: the executor's peak (weights as
 cast + NumPy's peak allocation during a pass, by tracemalloc) against the floor it aims at (weights +
@@ -136,13 +137,15 @@ def ort_runner(proto: Path, model: Path):  # noqa: ANN201
     return lambda x: sess.run([out], {name: x})[0]
 
 
-def time_pair(runners: dict, x: np.ndarray, runs: int) -> dict[str, float]:  # type: ignore[type-arg]
-    """Median ms per peer in steady state: the peers take turns, and each turn is an untimed pass
-    then a timed one, so no peer is timed just after another one (OpenCV's and onnxruntime's thread
-    pools spin for a while after a run, and caches are the other peer's)."""
+def time_pair(runners: dict, x: np.ndarray, runs: int, settle_s: float = 0.25) -> dict[str, float]:  # type: ignore[type-arg]
+    """Median ms per peer in steady state: the peers take turns, and each turn waits ``settle_s`` (the
+    thread pools of the peer before spin on for a while after a run: OpenBLAS's for ~0.1 s,
+    onnxruntime's ~0.04 s, and would take a core from this one), then runs an untimed pass (caches
+    are the other peer's) and a timed one."""
     times: dict[str, list[float]] = {k: [] for k in runners}
     for _ in range(runs):
         for key, fn in runners.items():
+            time.sleep(settle_s)
             fn(x)
             t0 = time.perf_counter()
             fn(x)
@@ -206,6 +209,8 @@ def main() -> None:
     ap.add_argument("--nets", default=",".join(NETS))
     ap.add_argument("--no-memory", action="store_true", help="skip the child processes measuring peak memory")
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--settle", type=float, default=0.25,
+                    help="seconds each peer's turn waits for the other peers' threads to stop spinning (default 0.25)")
     args = ap.parse_args()
     import cv2
 
@@ -221,7 +226,7 @@ def main() -> None:
             a, b = ours(x), theirs(x).reshape(ours(x).shape)
             rel = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
             rel_ort = float(np.abs(a - onnx_rt(x).reshape(a.shape)).max() / max(np.abs(a).max(), 1e-30))
-            ms = time_pair({"caffecx": ours, "opencv": theirs, "ort": onnx_rt}, x, args.runs)
+            ms = time_pair({"caffecx": ours, "opencv": theirs, "ort": onnx_rt}, x, args.runs, args.settle)
             row = {"net": name, "batch": batch, "caffecx_ms": ms["caffecx"], "opencv_ms": ms["opencv"],
                    "ratio": ms["caffecx"] / ms["opencv"], "ort_ms": ms["ort"], "ratio_vs_ort": ms["caffecx"] / ms["ort"],
                    "caffe_ms": CAFFE_MS.get(name), "max_rel_diff": rel, "ort_rel_diff": rel_ort}
