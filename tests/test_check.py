@@ -425,3 +425,14 @@ def test_an_unrolled_net_with_a_cut_echo_and_no_outer_net_is_checked_up_to_the_c
     assert [(r.quantity, r.log_value) for r in left] == [("layers not checked", 25 - len(checked))]
     assert "the net that layer 'lstm1' builds in its set-up can only be rebuilt from its echo" in left[0].analyzer_value
     assert "NET LOG" not in left[0].analyzer_value
+
+
+def test_a_recurrent_layer_the_analyzer_refuses_builds_nothing_its_echo_is_checked(tmp_path) -> None:
+    # NET's cont is 3 x 3, the data 3 x 2: caffecx refuses lstm1 (cont must be (T, N)); its unrolled
+    # net is then checked against its own echo, and the outer net's disagreement is reported
+    net = tmp_path / "bad_cont.prototxt"
+    net.write_text(RECURRENT_NET.read_text().replace("shape { dim: 3 dim: 2 }", "shape { dim: 3 dim: 3 }", 1))
+    result = check_log(RECURRENT_LOG, net)
+    assert [(n.label, n.source, n.verdict) for n in result.nets][1:] == [
+        ("TEST > lstm1", "log echo", "OK"), ("TEST > rnn1", "log echo", "OK")]
+    assert result.nets[0].verdict == "MISMATCH" and result.status == 1
