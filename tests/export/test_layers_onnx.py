@@ -104,6 +104,17 @@ CASES = {
         ("cl", "Clip", "clip_param { min: -0.5 max: 0.4 }"), ("sw", "Swish", "swish_param { beta: 1.5 }"),
         ("dr", "Dropout", "dropout_param { dropout_ratio: 0.3 }"), ("ab", "AbsVal", ""), ("sg", "Sigmoid", ""),
         ("tn", "TanH", "")]),
+    "recurrent": _input("x", 4, 2, 3) + _input("cont", 4, 2) + _input("xs", 2, 5) + _input("h0", 1, 2, 4)
+    + _input("c0", 1, 2, 4) + _input("gates", 1, 2, 16) + _input("cont1", 1, 2)
+    + 'layer { name: "lstm" type: "LSTM" bottom: "x" bottom: "cont" top: "lstm" recurrent_param { num_output: 4 } }\n'
+    + 'layer { name: "lstm_s" type: "LSTM" bottom: "x" bottom: "cont" bottom: "xs" bottom: "h0" bottom: "c0" '
+      'top: "lstm_s" top: "lstm_h" top: "lstm_c" recurrent_param { num_output: 4 expose_hidden: true } }\n'
+    + 'layer { name: "rnn" type: "RNN" bottom: "x" bottom: "cont" bottom: "xs" top: "rnn" '
+      'recurrent_param { num_output: 3 } }\n'
+    + 'layer { name: "rnn_h" type: "RNN" bottom: "x" bottom: "cont" bottom: "h0" top: "rnn_h" top: "rnn_hT" '
+      'recurrent_param { num_output: 4 expose_hidden: true } }\n'
+    + 'layer { name: "unit" type: "LSTMUnit" bottom: "c0" bottom: "gates" bottom: "cont1" top: "unit_c" '
+      'top: "unit_h" }\n',
     "roi": _input("x", 1, 3, 12, 14) + _input("rois", 3, 5)
     + 'layer { name: "roi" type: "ROIPooling" bottom: "x" bottom: "rois" top: "roi" roi_pooling_param { pooled_h: 3 '
       'pooled_w: 2 spatial_scale: 0.5 } }\n',
@@ -113,6 +124,9 @@ CASES = {
 def _feeds(plan_inputs: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(3)
     feeds = {k: rng.standard_normal(s).astype(np.float32) for k, s in plan_inputs.items()}
+    for name in ("cont", "cont1"):  # sequence-continuation flags, a stream restarting on the way
+        if name in feeds:
+            feeds[name] = (rng.random(feeds[name].shape) > 0.3).astype(np.float32)
     if "rois" in feeds:
         feeds["rois"] = np.array([[0, 1, 2, 20, 18], [0, 5, 0, 9, 3], [0, 0, 0, 27, 23]], dtype=np.float32)
     return feeds
@@ -142,3 +156,19 @@ def test_pooling_never_uses_ceil_mode_and_ave_divides_as_caffe(tmp_path: Path) -
     pools = [n for n in model.graph.node if n.op_type in ("MaxPool", "AveragePool")]
     assert pools and all(a.name != "ceil_mode" or a.i == 0 for n in pools for a in n.attribute)
     assert {n.op_type for n in model.graph.node} >= {"Pad", "Mul", "GlobalAveragePool", "GlobalMaxPool"}
+
+
+def test_recurrent_layers_export_unrolled_and_refuse_a_dynamic_batch(tmp_path: Path, capsys) -> None:
+    from caffecx.cli import main
+
+    net = Path(__file__).resolve().parents[1] / "data" / "lstm_nested.prototxt"
+    assert main(["export", str(net), "-o", str(tmp_path / "lstm.onnx")]) == 0
+    executor = executor_for(trained_like(plan_net(load_net(net))))
+    plan = executor.plan
+    feeds = {"data": np.random.default_rng(5).standard_normal((3, 2, 4)).astype(np.float32),
+             "cont": np.array([[0, 0], [1, 0], [1, 1]], dtype=np.float32)}
+    got = run_ort(export_onnx(plan), feeds)["ip"]
+    assert max_rel(got, executor.forward(feeds)["ip"]) < 1e-5
+    assert main(["export", str(net), "-o", str(tmp_path / "dyn.onnx"), "--dynamic-batch"]) == 2
+    assert "layer 'lstm1': an unrolled recurrent layer has no dynamic batch" in capsys.readouterr().err
+    assert not (tmp_path / "dyn.onnx").exists()
