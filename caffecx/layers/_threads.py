@@ -55,7 +55,7 @@ def _openblas() -> tuple[Any, Any] | None:
                 paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
         except OSError:
             paths = set()
-        for path in sorted(paths):
+        for path in sorted(paths, key=lambda p: ("numpy" not in p, p)):  # NumPy's own first (cv2 bundles one too)
             try:
                 lib = ctypes.CDLL(path)
             except OSError:
