@@ -27,6 +27,16 @@ MIN_OPSET = 13
 DEFAULT_OPSET = 18
 
 
+def _claim(taken: set[str], base: str) -> str:
+    """``base``, or ``base_2``, ``base_3``... the first not in ``taken``; recorded as taken."""
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name
+
+
 @dataclass
 class OnnxContext:
     """Nodes and initializers of the graph being built (see the module docstring)."""
@@ -43,33 +53,16 @@ class OnnxContext:
     # -- names ------------------------------------------------------------------------------------
     def fresh(self, hint: str) -> str:
         """A value name no blob and no other value has: ``<layer>/<hint>`` (``_2``, ``_3``... if taken)."""
-        base = f"{self.layer}/{hint}" if self.layer else hint
-        name, k = base, 1
-        while name in self.used:
-            k += 1
-            name = f"{base}_{k}"
-        self.used.add(name)
-        return name
+        return _claim(self.used, f"{self.layer}/{hint}" if self.layer else hint)
 
     def fresh_version(self, blob: str, k: int) -> str:
         """The name of the `k`-th value of an in-place blob that is not its last: ``<blob>/<k>``."""
-        name, extra = f"{blob}/{k}", 1
-        while name in self.used:
-            extra += 1
-            name = f"{blob}/{k}_{extra}"
-        self.used.add(name)
-        return name
+        return _claim(self.used, f"{blob}/{k}")
 
     def _node_name(self, op_type: str) -> str:
         """``<layer>`` for a layer's first node, ``<layer>/<op>`` (made unique) for the others."""
         name = self.layer or op_type
-        if name in self._node_names:
-            name, k = f"{name}/{op_type}", 1
-            while name in self._node_names:
-                k += 1
-                name = f"{self.layer or op_type}/{op_type}_{k}"
-        self._node_names.add(name)
-        return name
+        return _claim(self._node_names, name if name not in self._node_names else f"{name}/{op_type}")
 
     # -- nodes ------------------------------------------------------------------------------------
     def ops(self, op_type: str, inputs: Sequence[str], outputs: Sequence[str], **attrs: Any) -> list[str]:
