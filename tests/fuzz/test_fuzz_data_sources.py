@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import lmdb
 import numpy as np
+from datakit import write_lmdb
 from google.protobuf import text_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -105,14 +105,6 @@ def _image_layer(extra: str = "") -> str:
             f'image_data_param {{ source: "list.txt" batch_size: 2 {extra} }}')
 
 
-def _write_lmdb(folder: Path, values: list[bytes]) -> None:
-    env = lmdb.open(str(folder), map_size=1 << 22)
-    with env.begin(write=True) as txn:
-        for k, value in enumerate(values):
-            txn.put(f"{k:08d}".encode(), value)
-    env.close()
-
-
 def _data_layer(extra: str = "") -> str:
     return ('name: "src" type: "Data" top: "data" top: "label" '
             f'{extra} data_param {{ source: "db" batch_size: 2 backend: LMDB }}')
@@ -191,7 +183,7 @@ def test_mutated_lmdb_records_set_up_and_read_or_are_refused(kind: int, image: b
         record = b"\x0a" + _varint(len(record)) + record
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        _write_lmdb(base / "db", [record, _datum(1, b"", 1, 2, 2)] if second else [record])
+        write_lmdb(base / "db", [record, _datum(1, b"", 1, 2, 2)] if second else [record])
         text = _data_layer()
         _setup_and_forward(text.replace('"Data"', '"AnnotatedData"') if annotated else text, base)
 
@@ -216,5 +208,5 @@ def test_mutated_mean_files_read_or_are_refused(dims: tuple, steps: list, legacy
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         (base / "mean.binaryproto").write_bytes(_mutate(mean, steps) + MARKER.encode())
-        _write_lmdb(base / "db", [_datum(1, b"", 1, 3, 3)])
+        write_lmdb(base / "db", [_datum(1, b"", 1, 3, 3)])
         _setup_and_forward(_data_layer('transform_param { mean_file: "mean.binaryproto" }'), base)

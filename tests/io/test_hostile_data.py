@@ -14,9 +14,9 @@ import os
 import tracemalloc
 from pathlib import Path
 
-import lmdb
 import numpy as np
 import pytest
+from datakit import write_lmdb
 from PIL import Image
 
 from caffecx.cli import main
@@ -60,15 +60,6 @@ def analyze_cli(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str], *
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return status, err
-
-
-def write_lmdb(folder: Path, values: list[bytes]) -> Path:
-    env = lmdb.open(str(folder), map_size=1 << 22)
-    with env.begin(write=True) as txn:
-        for k, value in enumerate(values):
-            txn.put(f"{k:08d}".encode(), value)
-    env.close()
-    return folder
 
 
 def _child(argv: list[str], report: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import lmdb
 import numpy as np
 import pytest
+from datakit import write_lmdb
 from google.protobuf import text_format
 from paths import LENET
 
@@ -56,10 +57,7 @@ def test_data_reads_the_first_datum_of_the_real_lmdb() -> None:
 
 def test_data_with_an_encoded_datum(tmp_path) -> None:
     datum = caffe_pb2.Datum(encoded=True, data=png_bytes(7, 5), label=3)
-    env = lmdb.open(str(tmp_path / "db"), map_size=1 << 20)
-    with env.begin(write=True) as txn:
-        txn.put(b"00000000", datum.SerializeToString())
-    env.close()
+    write_lmdb(tmp_path / "db", [datum.SerializeToString()])
     text = f'type: "Data" top: "data" data_param {{ source: "{tmp_path / "db"}" batch_size: 2 backend: LMDB }}'
     assert setup(text) == [(2, 3, 5, 7)]
 
@@ -142,12 +140,7 @@ def forward(text: str, base=None, phase: str = "TEST", inputs=None, seed: int = 
 
 
 def lmdb_of(path, datums) -> str:
-    env = lmdb.open(str(path), map_size=1 << 22)
-    with env.begin(write=True) as txn:
-        for i, d in enumerate(datums):
-            txn.put(f"{i:08d}".encode(), d.SerializeToString())
-    env.close()
-    return str(path)
+    return str(write_lmdb(path, [d.SerializeToString() for d in datums]))
 
 
 def png_file(path, rgb: np.ndarray) -> bytes:
