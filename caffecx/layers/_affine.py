@@ -65,6 +65,16 @@ def onnx_operand(ctx: Any, blob: np.ndarray, ndim: int, start: int, hint: str) -
     return ctx.const(at_axis(blob, ndim, start), hint)
 
 
+def onnx_operand_of(ctx: Any, bottoms: list[str], bottom_shapes: list[Shape], blobs: list[np.ndarray],
+                    start: int, hint: str) -> str:
+    """Scale's / Bias's operand in ONNX: the second bottom (`onnx_at_axis`) or else the first stored blob
+    (`onnx_operand`), shaped to broadcast over the first bottom from axis `start`."""
+    ndim = len(bottom_shapes[0])
+    if len(bottoms) > 1:
+        return onnx_at_axis(ctx, bottoms[1], bottom_shapes[1], ndim, start)
+    return onnx_operand(ctx, blobs[0], ndim, start, hint)
+
+
 def constant_filler(value: float) -> Any:
     """A ``FillerParameter`` ``constant`` with `value` (Caffe's built-in default of some layers)."""
     from caffecx.proto import caffe_pb2

@@ -21,8 +21,7 @@ from caffecx.layers._affine import (
     check_operand,
     given_filler,
     learned_shape,
-    onnx_at_axis,
-    onnx_operand,
+    onnx_operand_of,
 )
 from caffecx.layers._common import check_blob_counts
 from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
@@ -64,11 +63,7 @@ class Bias(Layer):
 
     def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
         """Add, the offset reshaped to broadcast at its axis (`at_axis`'s rule)."""
-        ndim = len(self.bottom_shapes[0])
-        if len(bottoms) > 1:
-            offset = onnx_at_axis(ctx, bottoms[1], self.bottom_shapes[1], ndim, self.axis)
-        else:
-            offset = onnx_operand(ctx, blobs[0], ndim, self.axis, "bias")
+        offset = onnx_operand_of(ctx, bottoms, self.bottom_shapes, blobs, self.axis, "bias")
         ctx.op("Add", [bottoms[0], offset], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:

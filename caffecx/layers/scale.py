@@ -26,8 +26,8 @@ from caffecx.layers._affine import (
     constant_filler,
     given_filler,
     learned_shape,
-    onnx_at_axis,
     onnx_operand,
+    onnx_operand_of,
 )
 from caffecx.layers._common import check_blob_counts
 from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
@@ -86,16 +86,12 @@ class Scale(Layer):
 
     def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
         """Mul (then Add), each operand reshaped to broadcast at its axis (`at_axis`'s rule)."""
-        ndim = len(self.bottom_shapes[0])
-        if len(bottoms) > 1:
-            factor = onnx_at_axis(ctx, bottoms[1], self.bottom_shapes[1], ndim, self.scale_axis)
-        else:
-            factor = onnx_operand(ctx, blobs[0], ndim, self.scale_axis, "scale")
+        factor = onnx_operand_of(ctx, bottoms, self.bottom_shapes, blobs, self.scale_axis, "scale")
         if not self.lp.scale_param.bias_term:
             ctx.op("Mul", [bottoms[0], factor], tops[0])
             return
         scaled = ctx.op("Mul", [bottoms[0], factor])
-        ctx.op("Add", [scaled, onnx_operand(ctx, blobs[-1], ndim, self.bias_axis, "bias")], tops[0])
+        ctx.op("Add", [scaled, onnx_operand(ctx, blobs[-1], len(self.bottom_shapes[0]), self.bias_axis, "bias")], tops[0])
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
         x = bottoms[0]
