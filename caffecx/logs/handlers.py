@@ -256,7 +256,6 @@ def nested_net(p: LogParser, outer: NetBuilder, thread: bytes | None, line: int)
     assert rec is not None
     net = NetLog(index=len(outer.net.children), run=outer.net.run, line=line, thread=text(thread),
                  parent_net=outer.net, parent_layer=rec.name)
-    outer.net.children.append(net)
     rec.nested = net
     p.builders[thread] = NetBuilder(net, outer)
     p.event("net_start", line, net=net.index, parent=net.parent, phase=None, test_index=None, source=None)

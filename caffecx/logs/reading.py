@@ -17,7 +17,7 @@ import numpy as np
 
 from caffecx.errors import CaffecxError
 from caffecx.logs import wordings as W
-from caffecx.logs.records import Event, LogMessage
+from caffecx.logs.records import Event, LogMessage, with_children
 from caffecx.logs.scanner import MAX_LINE, LogParser
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -213,8 +213,8 @@ def merge_parsers(a: LogParser, b: LogParser) -> None:
     off = len(a.runs) - (1 if merge_first else 0)
     net_off = len(a.nets)
     row_off = a.nrows
-    for net in b.nets:
-        net.index += net_off
+    for net in with_children(b.nets):  # (a child's index counts among its parent's children)
+        net.index += net_off if net.parent_net is None else 0
         net.run += off
     for r in b.runs:
         r.nets = [i + net_off for i in r.nets]

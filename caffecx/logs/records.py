@@ -181,10 +181,14 @@ class NetLog(Echoed):
     param_text: str | None = None
     param_line: int | None = None
     done: bool = False
-    children: list[NetLog] = field(default_factory=list, repr=False)
     parent_net: NetLog | None = field(default=None, repr=False, compare=False)
     parent_layer: str | None = None
     _by_name: dict[str, LayerRecord] = field(default_factory=dict, repr=False)
+
+    @property
+    def children(self) -> list[NetLog]:
+        """The nets this net's layers built in their set-up, in set-up order (their records' ``nested``)."""
+        return [rec.nested for rec in self.layers if rec.nested is not None]
 
     def layer(self, name: str) -> LayerRecord | None:
         """The layer record named ``name`` (the last one, if Caffe created two with that name)."""
@@ -242,6 +246,11 @@ class NetLog(Echoed):
         if self.children:
             out["children"] = [child.to_dict() for child in self.children]
         return out
+
+
+def with_children(nets: list[NetLog]) -> list[NetLog]:
+    """The nets and, after each, the nets built inside its layers' set-up (recurrent layers' unrolled nets)."""
+    return [n for net in nets for n in (net, *with_children(net.children))]
 
 
 @dataclass

@@ -26,7 +26,7 @@ import pandas as pd
 
 from caffecx.errors import CaffecxError
 from caffecx.logs import glog
-from caffecx.logs.records import LogMessage, NetLog, RunLog, echo_layer_types
+from caffecx.logs.records import LogMessage, NetLog, RunLog, echo_layer_types, with_children
 
 TRAIN_FIXED = ["run", "iteration", "seconds", "loss", "lr", "iters_per_s", "s_per_interval", "interval_iters",
                "line"]
@@ -706,14 +706,9 @@ def _outputs_frame(train_long: dict[str, Any], test_long: dict[str, Any]) -> pd.
     }, copy=False)
 
 
-def _all_nets(nets: list[NetLog]) -> list[NetLog]:
-    """The nets and, after each, the nets built inside its layers' set-up (recurrent layers' unrolled nets)."""
-    return [n for net in nets for n in (net, *_all_nets(net.children))]
-
-
 def _finish_nets(parser: Any) -> None:
     """Layer types from each net's echo (Split for Caffe's inserted splits); the net's name from its run."""
-    for net in _all_nets(parser.nets):
+    for net in with_children(parser.nets):
         types = echo_layer_types(net.param_text) if net.param_text else {}
         for rec in net.layers:
             if rec.type is None:
