@@ -262,9 +262,8 @@ def _fold_affine_chains(plan: Plan, weights: list[list[np.ndarray]]) -> tuple[se
 def _absorb_relu(producer: PlannedLayer, step: PlannedLayer, weights: list[list[np.ndarray]], i: int) -> bool:
     """Fold in-place ReLU `step` into `producer` (a convolution or an Eltwise applying it to each block of
     its top as the block is made, `absorb_relu`); False when either side cannot."""
-    slope = getattr(step.impl, "fusable_slope", None)
-    absorb = getattr(producer.impl, "absorb_relu", None)
-    merged = absorb(weights[i], slope()) if slope is not None and absorb is not None else None
+    slope = step.impl.fusable_slope() if step.impl is not None else None
+    merged = producer.impl.absorb_relu(weights[i], slope) if slope is not None and producer.impl is not None else None
     if merged is None:
         return False
     weights[i] = merged

@@ -254,6 +254,16 @@ class Layer:
         when it cannot take one (the default)."""
         return None
 
+    def fusable_slope(self) -> float | None:
+        """This layer as an in-place ReLU the executor may fold into the layer making its blob: its
+        negative slope; None for the others (the default)."""
+        return None
+
+    def absorb_relu(self, blobs: list[np.ndarray], slope: float) -> list[np.ndarray] | None:
+        """This layer's blobs with a following in-place ReLU of `slope` folded in (its forward then
+        applies it to each block of the top as the block is made), or None when it cannot (the default)."""
+        return None
+
     # -- ONNX export ------------------------------------------------------------------------------
     def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
         """Append this layer's ONNX nodes to ``ctx`` (a `caffecx.export.context.OnnxContext`): ``bottoms``
