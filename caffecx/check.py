@@ -509,7 +509,8 @@ def _inner_net(parent: Analysis | None, child: NetLog) -> Any | None:
     cls = None if node is None else layer_class(node.type)
     if node is None or cls is None or any(b not in parent.blob_shapes for b in (*node.bottoms, *node.tops)):
         return None  # (a layer the parent's analysis stopped at, or before, builds nothing to check against)
-    return cls(node.param).inner_net([parent.blob_shapes[b] for b in node.bottoms])
+    inner = cls(node.param).inner_net([parent.blob_shapes[b] for b in node.bottoms])
+    return None if inner is None else inner.param
 
 
 def _check_net(parsed: CaffeLog, net_log: NetLog, net_file: _NetFile | None, base_dirs: list[Path],

@@ -35,7 +35,7 @@ from onnx import TensorProto, helper
 from caffecx.errors import CaffecxError
 from caffecx.export.context import DEFAULT_OPSET, MIN_OPSET, OnnxContext
 from caffecx.graph import Net, load_net
-from caffecx.layers import Shape
+from caffecx.layers import InnerNet, Shape
 from caffecx.plan import Plan, PlannedLayer, plan_net
 
 BATCH_DIM = "N"
@@ -201,7 +201,11 @@ def _translate(plan: Plan, chosen: Selection, ctx: OnnxContext, seed: int) -> di
             written[t] = written.get(t, 0) + 1
             tops.append(t if written[t] == writers[t] else ctx.fresh_version(t, written[t]))
         try:
-            planned.impl.to_onnx(ctx, bottoms, tops, arrays[id(planned)])  # type: ignore[union-attr]
+            inner = planned.impl.inner_net(list(planned.bottom_shapes))  # type: ignore[union-attr]
+            if inner is None:
+                planned.impl.to_onnx(ctx, bottoms, tops, arrays[id(planned)])  # type: ignore[union-attr]
+            else:
+                _translate_inner(ctx, inner, bottoms, tops, arrays[id(planned)])
         except CaffecxError as err:
             raise planned.locate(_with_hint(err, planned, plan), plan.net.path) from None
         for t, name, shape in zip(planned.node.tops, tops, planned.top_shapes or [], strict=True):
@@ -209,6 +213,54 @@ def _translate(plan: Plan, chosen: Selection, ctx: OnnxContext, seed: int) -> di
             expected[name] = (planned, tuple(shape))
     ctx.layer = ""
     return expected
+
+
+def _translate_inner(ctx: OnnxContext, inner: InnerNet, bottoms: list[str], tops: list[str],
+                     blobs: list[np.ndarray]) -> None:
+    """A layer that sets up a net of its own (a recurrent layer's unrolled net) as that net's layers, each
+    by its own mapping: the bottoms fill the net's bound inputs, its other inputs are zeros (the state
+    Caffe starts from; an ONNX model carries none over), the layer's blobs are its params (each named
+    one at its first owner), the tops are its bound outputs; layers no output needs (pseudo-losses) are
+    left out. Its shapes are fixed: no dynamic batch."""
+    if ctx.dynamic_batch:
+        raise CaffecxError("a layer that sets up a net of its own (an unrolled recurrent net) has fixed shapes in "
+                           "ONNX: no dynamic batch")
+    from caffecx.io.reader import NetText
+
+    sub = plan_net(load_net(NetText(inner.param, None, [], [], []), phase="TEST"))
+    if sub.error is not None:
+        raise CaffecxError(f"its inner net cannot be set up: {sub.error.message}")
+    chosen = select_layers(sub, inner.outputs)
+    values = dict(zip(inner.inputs, bottoms, strict=True))
+    for name in chosen.inputs:
+        if name not in values:
+            values[name] = ctx.const(np.zeros(sub.blob_shapes[name]), "zeros")
+    named = dict(zip(inner.outputs, tops, strict=True))
+    outer, params = ctx.layer, _owned_params(sub, blobs)
+    for planned in chosen.layers:
+        ctx.layer = f"{outer}/{planned.name}"
+        out = [named.get(t) or ctx.fresh(t) for t in planned.node.tops]
+        planned.impl.to_onnx(ctx, [values[b] for b in planned.node.bottoms], out,  # type: ignore[union-attr]
+                             params[id(planned)])
+        values.update(zip(planned.node.tops, out, strict=True))
+    ctx.layer = outer
+
+
+def _owned_params(plan: Plan, blobs: list[np.ndarray]) -> dict[int, list[np.ndarray]]:
+    """Each layer's params from `blobs`, taken in layer order: a param named before is the blob its first
+    owner took (Caffe's param sharing), any other the next blob."""
+    remaining, owned, out = iter(blobs), {}, {}
+    for planned in plan.layers:
+        names = [p.name for p in planned.node.param.param]
+        arrays = []
+        for k in range(len(planned.param_blobs)):
+            name = names[k] if k < len(names) else ""
+            if not name or name not in owned:
+                array = next(remaining)
+                owned.update({name: array} if name else {})
+            arrays.append(owned[name] if name else array)
+        out[id(planned)] = arrays
+    return out
 
 
 def _with_hint(err: CaffecxError, planned: PlannedLayer, plan: Plan) -> CaffecxError:

@@ -54,6 +54,18 @@ def canonical_axis(axis: int, num_axes: int, layer: str | None = None) -> int:
 
 
 @dataclass(frozen=True)
+class InnerNet:
+    """A net Caffe sets up inside a layer's own set-up (a recurrent layer's unrolled net): its
+    ``NetParameter``, the blobs of it the layer's bottoms fill (in bottom order; its other inputs start
+    at zero) and the blobs the layer's tops are (in top order). Its parameters are the layer's blobs:
+    each named param at its first owner, in layer order (Caffe's param sharing)."""
+
+    param: Any
+    inputs: list[str]
+    outputs: list[str]
+
+
+@dataclass(frozen=True)
 class ParamBlob:
     """One stored blob of a layer: its shape, role (``weight``, ``bias`` or ``stat``) and filler.
 
@@ -232,9 +244,9 @@ class Layer:
         """Top arrays for these bottoms (Caffe's ``Forward_cpu``); see the module docstring."""
         raise self.fail(f"layer type '{self.lp.type}' has no forward pass in caffecx")
 
-    def inner_net(self, bottom_shapes: list[Shape]) -> Any | None:
-        """The NetParameter Caffe sets up inside this layer's own set-up (a recurrent layer's unrolled
-        net), None for the layers that build none."""
+    def inner_net(self, bottom_shapes: list[Shape]) -> InnerNet | None:
+        """The net Caffe sets up inside this layer's own set-up (a recurrent layer's unrolled net), None
+        for the layers that build none. The exporter writes such a layer as that net's layers."""
         return None
 
     def forward_refusal(self) -> str | None:

@@ -41,7 +41,17 @@ from typing import Any
 import numpy as np
 
 from caffecx.layers._common import check_blob_counts, onnx_reshape, shape_string
-from caffecx.layers.base import Context, Counts, Layer, ParamBlob, RunContext, Shape, count, register
+from caffecx.layers.base import (
+    Context,
+    Counts,
+    InnerNet,
+    Layer,
+    ParamBlob,
+    RunContext,
+    Shape,
+    count,
+    register,
+)
 
 TANH = 5
 LSTM_UNIT = 24
@@ -88,8 +98,16 @@ class Recurrent(Layer):
         self.hidden, self.static = h, s is not None
         return [(t, n, h)] + [(1, n, h)] * (self.num_tops[0] - 1)
 
-    def inner_net(self, bottom_shapes: list[Shape]) -> Any:
-        return unrolled_net(self.lp, bottom_shapes)
+    def inner_net(self, bottom_shapes: list[Shape]) -> InnerNet:
+        """Caffe's unrolled net (`unrolled_net`). Bottoms: ``x``, ``cont``, [``x_static``], then with
+        ``expose_hidden`` the recurrent inputs (h_0 [, c_0]); tops: the output, then with ``expose_hidden``
+        the recurrent outputs (h_T [, c_T]). Unexposed, the state starts at zero: Caffe's first pass."""
+        t = int(bottom_shapes[0][0])
+        exposed = self.lp.recurrent_param.expose_hidden
+        states = ["h_0", "c_0"][: self.num_states] if exposed else []
+        finals = [f"h_{t}", "c_T"][: self.num_states] if exposed else []
+        inputs = ["x", "cont"] + ["x_static"] * (len(bottom_shapes) > 2 + len(states)) + states
+        return InnerNet(unrolled_net(self.lp, bottom_shapes), inputs, ["h" if self.num_states == 2 else "o", *finals])
 
     def fillers(self) -> tuple[Any, Any]:
         """(weight filler, bias filler) of every unrolled InnerProduct."""
@@ -121,46 +139,6 @@ class Recurrent(Layer):
         """Keep the final states for the next forward (Caffe's copy of timestep T into timestep 0)."""
         if not self.lp.recurrent_param.expose_hidden:
             self.carried = [np.array(a) for a in states]
-
-    def onnx_inputs(self, ctx: Any, bottoms: list[str], blobs: list[np.ndarray]
-                    ) -> tuple[list[str], list[str], str | None, list[str], list[np.ndarray]]:
-        """The ONNX side of `inputs`, T fixed at export: (W_x x_t + b per step (N, G), cont_t per step
-        (N, 1), W_static x_static (N, G) or None, initial states (N, H): the exposed bottoms, else zeros —
-        Caffe's first pass; an ONNX model carries no state over —, the remaining blobs)."""
-        self.check(not ctx.dynamic_batch, "an unrolled recurrent layer has no dynamic batch in ONNX (T and N are fixed)")
-        t, n = self.bottom_shapes[1]
-        x = onnx_reshape(ctx, bottoms[0], self.bottom_shapes[0], (t * n, count(self.bottom_shapes[0], 2)))
-        xw = ctx.op("Gemm", [x, ctx.const(blobs[0], "W_x"), ctx.const(blobs[1], "b_x")], transB=1)
-        xw = onnx_reshape(ctx, xw, (t * n, blobs[0].shape[0]), (t, n, blobs[0].shape[0]))
-        cont = onnx_reshape(ctx, bottoms[1], (t, n), (t, n, 1))
-        steps = [ctx.op("Gather", [xw, ctx.ints([k], "t")], axis=0) for k in range(t)]
-        conts = [ctx.op("Gather", [cont, ctx.ints([k], "t")], axis=0) for k in range(t)]
-        steps = [onnx_reshape(ctx, a, (1, n, blobs[0].shape[0]), (n, blobs[0].shape[0])) for a in steps]
-        conts = [onnx_reshape(ctx, a, (1, n, 1), (n, 1)) for a in conts]
-        rest, static = list(blobs[2:]), None
-        if self.static:
-            xs = onnx_reshape(ctx, bottoms[2], self.bottom_shapes[2], (n, count(self.bottom_shapes[2], 1)))
-            static = ctx.op("Gemm", [xs, ctx.const(rest.pop(0), "W_static")], transB=1)
-        first = 2 + int(self.static)
-        if self.lp.recurrent_param.expose_hidden:
-            states = [onnx_reshape(ctx, b, (1, n, self.hidden), (n, self.hidden))
-                      for b in bottoms[first:first + self.num_states]]
-        else:
-            states = [ctx.const(np.zeros((n, self.hidden)), "state_0") for _ in range(self.num_states)]
-        return steps, conts, static, states, rest
-
-    def onnx_recurrent(self, ctx: Any, h: str, cont: str, w: str, step: str, static: str | None) -> str:
-        """``W (cont_t * h_{t-1}) + (W_x x_t + b) [+ W_static x_static]`` (Caffe's Eltwise SUM order)."""
-        pre = ctx.op("Add", [ctx.op("MatMul", [ctx.op("Mul", [h, cont]), w]), step])
-        return pre if static is None else ctx.op("Add", [pre, static])
-
-    def onnx_tops(self, ctx: Any, tops: list[str], outs: list[str], finals: list[str]) -> None:
-        """The (T, N, H) output from the per-step (N, H) ones, then the exposed final states (1, N, H)."""
-        n = self.bottom_shapes[1][1]
-        shaped = [onnx_reshape(ctx, o, (n, self.hidden), (1, n, self.hidden)) for o in outs]
-        ctx.op("Concat", shaped, tops[0], axis=0) if len(shaped) > 1 else ctx.identity(shaped[0], tops[0])
-        for top, final in zip(tops[1:], finals, strict=False):
-            onnx_reshape(ctx, final, (n, self.hidden), (1, n, self.hidden), top)
 
 
 @register("RNN")
@@ -196,16 +174,6 @@ class RNN(Recurrent):
         self.carry([h])
         tops = [o] + [h[None]] * (len(self.top_shapes) - 1)
         return [np.asarray(a, dtype=run.dtype) for a in tops]
-
-    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
-        """The unrolled RNN, step by step: ``h_t = tanh(...)``, ``o_t = tanh(W_ho h_t + b_o)``."""
-        steps, conts, static, (h,), (w_hh, w_ho, b_o) = self.onnx_inputs(ctx, bottoms, blobs)
-        w, w_out, b_out = ctx.const(w_hh.T, "W_hh_T"), ctx.const(w_ho, "W_ho"), ctx.const(b_o, "b_o")
-        outs = []
-        for step, cont in zip(steps, conts, strict=True):
-            h = ctx.op("Tanh", [self.onnx_recurrent(ctx, h, cont, w, step, static)])
-            outs.append(ctx.op("Tanh", [ctx.op("Gemm", [h, w_out, b_out], transB=1)]))
-        self.onnx_tops(ctx, tops, outs, [h])
 
 
 @register("LSTM")
@@ -243,16 +211,6 @@ class LSTM(Recurrent):
         tops = [hs, h[None], c[None]][: len(self.top_shapes)]
         return [np.asarray(a, dtype=run.dtype) for a in tops]
 
-    def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
-        """The unrolled LSTM, step by step: the gate inputs, then `lstm_unit_onnx`."""
-        steps, conts, static, (h, c), (w_hc,) = self.onnx_inputs(ctx, bottoms, blobs)
-        w = ctx.const(w_hc.T, "W_hc_T")
-        outs = []
-        for step, cont in zip(steps, conts, strict=True):
-            c, h = lstm_unit_onnx(ctx, c, self.onnx_recurrent(ctx, h, cont, w, step, static), cont, self.hidden)
-            outs.append(h)
-        self.onnx_tops(ctx, tops, outs, [h, c])
-
 
 def _sigmoid(x: np.ndarray, dtype: Any) -> np.ndarray:
     """LSTMUnit's ``1. / (1. + exp(-x))``: evaluated in double, rounded to `dtype`."""
@@ -278,20 +236,6 @@ def lstm_unit(c_prev: np.ndarray, gates: np.ndarray, cont: np.ndarray, dtype: An
     f = np.where(flag == 0, np.dtype(dtype).type(0), flag * f)
     c = f * c_prev + i * g
     return c.astype(dtype), (o * _tanh(c, dtype)).astype(dtype)
-
-
-def lstm_unit_onnx(ctx: Any, c_prev: str, gates: str, cont: str, hidden: int,
-                   outs: tuple[str | None, str | None] = (None, None)) -> tuple[str, str]:
-    """`lstm_unit` as ONNX nodes (gates on the last axis; ``cont`` broadcasting over it): ``f = cont *
-    sigmoid`` (0 where cont is 0, as Caffe's), ``c = f c_prev + i g``, ``h = o tanh(c)``; in float32
-    (Caffe's LSTMUnit evaluates its sigmoid and tanh in double)."""
-    def gate(k: int) -> str:
-        return ctx.op("Slice", [gates, ctx.ints([k * hidden]), ctx.ints([(k + 1) * hidden]), ctx.ints([-1])])
-
-    i, f, o, g = (ctx.op("Sigmoid", [gate(0)]), ctx.op("Mul", [ctx.op("Sigmoid", [gate(1)]), cont]),
-                  ctx.op("Sigmoid", [gate(2)]), ctx.op("Tanh", [gate(3)]))
-    c = ctx.op("Add", [ctx.op("Mul", [f, c_prev]), ctx.op("Mul", [i, g])], outs[0])
-    return c, ctx.op("Mul", [o, ctx.op("Tanh", [c])], outs[1])
 
 
 @register("LSTMUnit")
@@ -324,9 +268,18 @@ class LSTMUnit(Layer):
         return [c, h]
 
     def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
-        n = self.bottom_shapes[2][1]
+        """`lstm_unit` as ONNX nodes: ``f = cont * sigmoid`` (0 where cont is 0, as Caffe's), ``c = f c_prev +
+        i g``, ``h = o tanh(c)``; in float32 (Caffe evaluates its sigmoid and tanh in double)."""
+        n, hidden = self.bottom_shapes[2][1], self.bottom_shapes[0][2]
         cont = onnx_reshape(ctx, bottoms[2], (1, n), (1, n, 1))
-        lstm_unit_onnx(ctx, bottoms[0], bottoms[1], cont, self.bottom_shapes[0][2], (tops[0], tops[1]))
+
+        def gate(k: int) -> str:
+            return ctx.op("Slice", [bottoms[1], ctx.ints([k * hidden]), ctx.ints([(k + 1) * hidden]), ctx.ints([-1])])
+
+        i, f, o, g = (ctx.op("Sigmoid", [gate(0)]), ctx.op("Mul", [ctx.op("Sigmoid", [gate(1)]), cont]),
+                      ctx.op("Sigmoid", [gate(2)]), ctx.op("Tanh", [gate(3)]))
+        c = ctx.op("Add", [ctx.op("Mul", [f, bottoms[0]]), ctx.op("Mul", [i, g])], tops[0])
+        ctx.op("Mul", [o, ctx.op("Tanh", [c])], tops[1])
 
 
 # ---------------------------------------------------------------------------------- the unrolled net

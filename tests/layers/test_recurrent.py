@@ -269,7 +269,7 @@ def unrolled_plan(text: str, *bottoms: tuple[int, ...]) -> Any:
     from caffecx.io.reader import NetText
     from caffecx.plan import plan_net
 
-    return plan_net(load_net(NetText(make(text).inner_net(list(bottoms)), None, [], [], []), phase="TEST"))
+    return plan_net(load_net(NetText(make(text).inner_net(list(bottoms)).param, None, [], [], []), phase="TEST"))
 
 
 def owned_params(plan: Any) -> list[tuple[int, ...]]:
@@ -296,7 +296,7 @@ def test_the_unrolled_net_is_the_one_caffe_logs() -> None:
     layers = {lp.name: lp for lp in read_net_text(REPO / "tests" / "data" / "lstm_nested.prototxt").param.layer}
     lstm, rnn = parse_log(REPO / "tests" / "data" / "logs" / "lstm_nested.log").net_logs[0].children
     for child, name, x in ((lstm, "lstm1", (3, 2, 4)), (rnn, "rnn1", (3, 2, 5))):
-        built = make(text_format.MessageToString(layers[name])).inner_net([x, (3, 2)])
+        built = make(text_format.MessageToString(layers[name])).inner_net([x, (3, 2)]).param
         assert text_format.MessageToString(built) == text_format.MessageToString(child.param)
 
 
