@@ -8,30 +8,9 @@ Numbers keep every digit (``repr``); a value that was not logged is ``null``; a 
 from __future__ import annotations
 
 import json
-from typing import IO, Any
+from typing import IO
 
-import pandas as pd
-
-from caffecx.logs.tables import CaffeLog, column_texts
-
-FIRST = {"train": ["iteration", "loss", "lr", "seconds", "iters_per_s"], "test": ["iteration", "net"]}
-ROW_TABLES = ("train", "test", "snapshots", "restores", "test_batches", "test_results", "timing")
-
-
-def row_json(frame: pd.DataFrame, missing: pd.DataFrame | None = None, first: list[str] | None = None,
-             lead: dict[str, Any] | None = None) -> list[str]:
-    """Each row of ``frame`` as one JSON object text (``lead`` keys first, then ``first`` columns)."""
-    cols = [c for c in (first or []) if c in frame.columns] + [c for c in frame.columns if c not in (first or [])]
-    if not len(frame):
-        return []
-    texts = []
-    for c in cols:
-        miss = missing[c].to_numpy(dtype=bool) if missing is not None and c in missing else frame[c].isna().to_numpy()
-        texts.append(column_texts(frame[c], miss, "json"))
-    head = "".join(f"{json.dumps(k)}: {json.dumps(v)}, " for k, v in (lead or {}).items())
-    template = "{" + head.replace("%", "%%") + ", ".join(json.dumps(str(c)).replace("%", "%%") + ": %s"
-                                                         for c in cols) + "}"
-    return list(map(template.__mod__, zip(*texts, strict=True)))
+from caffecx.logs.tables import FIRST, ROW_TABLES, CaffeLog, row_json
 
 
 def write_json(logs: list[CaffeLog], out: IO[str]) -> None:

@@ -137,8 +137,11 @@ class CaffeLog:
     def to_json(self, tables: bool = True) -> dict[str, Any]:
         """A JSON-ready dict. Numbers that were not logged are ``null``; logged non-finite values are
         the strings ``"nan"``, ``"inf"`` and ``"-inf"`` (JSON has no NaN). ``tables=False`` leaves the
-        row tables empty (`caffecx.logs.formats` writes them in bulk)."""
-        rows = frame_records if tables else (lambda *a, **k: [])
+        row tables empty (`caffecx.logs.formats` streams them)."""
+        def rows(key: str) -> list[dict[str, Any]]:
+            return list(map(json.loads, row_json(getattr(self, key), self.missing.get(key), FIRST.get(key)))) \
+                if tables else []
+
         solver = self.solver
         if solver is not None:
             from google.protobuf.json_format import MessageToDict
@@ -149,19 +152,18 @@ class CaffeLog:
         return {
             "path": self.path,
             "nets": [net.to_dict() for net in self.net_logs],
-            "train": rows(self.train, self.missing.get("train"), first=["iteration", "loss", "lr", "seconds",
-                                                                         "iters_per_s"]),
-            "test": rows(self.test, self.missing.get("test"), first=["iteration", "net"]),
-            "snapshots": rows(self.snapshots),
-            "restores": rows(self.restores),
+            "train": rows("train"),
+            "test": rows("test"),
+            "snapshots": rows("snapshots"),
+            "restores": rows("restores"),
             "solver": solver_json,
             "runs": [run.to_dict() for run in self.runs],
             "errors": [{"line": m.line, "severity": m.severity, "message": m.message, "run": m.run}
                        for m in self.errors],
             "fatal": self.fatal,
-            "test_batches": rows(self.test_batches),
-            "test_results": rows(self.test_results),
-            "timing": rows(self.timing),
+            "test_batches": rows("test_batches"),
+            "test_results": rows("test_results"),
+            "timing": rows("timing"),
         }
 
     def parse_log_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -253,18 +255,27 @@ def json_value(v: Any, missing: bool = False) -> Any:
     return v
 
 
-def frame_records(frame: pd.DataFrame, missing: pd.DataFrame | None = None,
-                  first: list[str] | None = None) -> list[dict[str, Any]]:
-    """Rows of a DataFrame as JSON-ready dicts (columns in ``first`` lead)."""
+#: the columns each row table's JSON rows lead with
+FIRST = {"train": ["iteration", "loss", "lr", "seconds", "iters_per_s"], "test": ["iteration", "net"]}
+#: the tables `CaffeLog.to_json` gives as lists of rows
+ROW_TABLES = ("train", "test", "snapshots", "restores", "test_batches", "test_results", "timing")
+
+
+def row_json(frame: pd.DataFrame, missing: pd.DataFrame | None = None, first: list[str] | None = None,
+             lead: dict[str, Any] | None = None) -> list[str]:
+    """Each row of ``frame`` as one JSON object text (``lead`` keys first, then ``first`` columns), made
+    column by column (`column_texts`)."""
     cols = [c for c in (first or []) if c in frame.columns] + [c for c in frame.columns if c not in (first or [])]
-    if missing is None:
-        missing = frame.isna()
-    out = []
-    values = {c: frame[c].tolist() for c in cols}
-    miss = {c: (missing[c].tolist() if c in missing else [False] * len(frame)) for c in cols}
-    for i in range(len(frame)):
-        out.append({c: json_value(values[c][i], bool(miss[c][i])) for c in cols})
-    return out
+    if not len(frame):
+        return []
+    texts = []
+    for c in cols:
+        miss = missing[c].to_numpy(dtype=bool) if missing is not None and c in missing else frame[c].isna().to_numpy()
+        texts.append(column_texts(frame[c], miss, "json"))
+    head = "".join(f"{json.dumps(k)}: {json.dumps(v)}, " for k, v in (lead or {}).items())
+    template = "{" + head.replace("%", "%%") + ", ".join(json.dumps(str(c)).replace("%", "%%") + ": %s"
+                                                         for c in cols) + "}"
+    return list(map(template.__mod__, zip(*texts, strict=True)))
 
 
 _NON_FINITE = {"json": ('"nan"', '"inf"', '"-inf"', "null"), "csv": ("nan", "inf", "-inf", "")}
