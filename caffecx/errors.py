@@ -78,6 +78,11 @@ class GraphError(CaffecxError):
     """A net that Caffe would refuse to build: unknown bottom, duplicate top, ..."""
 
 
+class FilteredBlobError(GraphError):
+    """A bottom made only by layers that the NetState's include/exclude rules leave out (a train-only
+    data layer read in TEST): the net may be complete in another phase or stage."""
+
+
 class ShapeError(CaffecxError):
     """A layer whose bottoms do not fit its shape rule (Caffe's CHECK failures at Reshape)."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from caffecx.errors import GraphError, WeightsError
+from caffecx.errors import FilteredBlobError, GraphError, WeightsError
 from caffecx.io.netstate import NetState, filter_net, state_for
 from caffecx.io.reader import (
     NetText,
@@ -159,8 +159,10 @@ def build_net(net_text: NetText, state: NetState) -> Net:
             raise GraphError("layer has no type", layer=layer.name, **where(pos))
         for j, blob in enumerate(layer.bottom):
             if blob not in produced:
-                raise GraphError(f"Unknown bottom blob '{blob}' (layer '{layer.name}', bottom index {j})"
-                                 + _filtered_producers(param, kept, blob, state), layer=layer.name, **where(pos))
+                why = _filtered_producers(param, kept, blob, state)
+                raise (FilteredBlobError if why else GraphError)(
+                    f"Unknown bottom blob '{blob}' (layer '{layer.name}', bottom index {j}){why}",
+                    layer=layer.name, **where(pos))
         produced.update(layer.top)
     with_splits, split_pos = insert_splits(filtered, kept_pos)
     nodes: list[LayerNode] = []

@@ -7,7 +7,7 @@ import re
 import pytest
 from paths import LENET, NETS
 
-from caffecx.errors import GraphError
+from caffecx.errors import FilteredBlobError, GraphError
 from caffecx.graph import load_net
 
 
@@ -62,6 +62,7 @@ def test_unknown_bottom_is_named(tmp_path) -> None:
     err = info.value
     assert "Unknown bottom blob 'dta'" in err.message and err.location.layer == "r"
     assert err.location.line == 3 and err.location.path == str(p)
+    assert not isinstance(err, FilteredBlobError)  # no layer makes it in any phase: not a phase question
 
 
 def test_top_produced_twice(tmp_path) -> None:

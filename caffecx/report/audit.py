@@ -17,11 +17,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from caffecx.errors import CaffecxError
+from caffecx.errors import CaffecxError, FilteredBlobError
 
 KINDS = {".prototxt": "prototxt", ".pbtxt": "prototxt", ".caffemodel": "caffemodel", ".log": "log",
          ".binaryproto": "mean", ".solverstate": "solverstate"}
-COLUMNS = ["path", "kind", "net", "era", "status", "detail", "layers", "params", "macs", "memory_bytes", "assumed",
+COLUMNS = ["path", "kind", "net", "era", "phase", "status", "detail", "layers", "params", "macs", "memory_bytes", "assumed",
            "report"]
 
 
@@ -52,9 +52,8 @@ def _era(notes: list[str]) -> str:
 
 def _net_row(row: dict[str, Any], path: Path, report_dir: str | None, rel: str) -> None:
     from caffecx.analysis import analyze
-    from caffecx.graph import load_net
 
-    net = load_net(path, phase="TRAIN" if row["kind"] == "caffemodel" else "TEST")
+    net = _load_audited(path, row)
     row["net"], row["era"] = net.name, _era(net.notes)
     result = analyze(net)
     t = result.totals()
@@ -72,12 +71,29 @@ def _net_row(row: dict[str, Any], path: Path, report_dir: str | None, rel: str) 
         _write_net_report(row, path, Path(report_dir), rel)
 
 
+def _load_audited(path: Path, row: dict[str, Any]) -> Any:
+    """The net in the phase it is complete in: a caffemodel in TRAIN (Caffe saves the training net), a
+    prototxt in TEST, or in TRAIN when its TEST net lacks a blob that only TRAIN layers make (a train
+    net whose data layer is ``include { phase: TRAIN }``). The phase goes into the row."""
+    from caffecx.graph import load_net
+
+    row["phase"] = "TRAIN" if row["kind"] == "caffemodel" else "TEST"
+    try:
+        return load_net(path, phase=row["phase"])
+    except FilteredBlobError:
+        if row["phase"] == "TRAIN":
+            raise
+        row["phase"] = "TRAIN"
+        return load_net(path, phase="TRAIN")
+
+
 def _write_net_report(row: dict[str, Any], path: Path, report_dir: Path, rel: str) -> None:
     from caffecx.report import build_report, write_report
+    from caffecx.report.model import Options
 
     try:
         weights = path if row["kind"] == "caffemodel" else None
-        report = build_report(path, weights=weights)
+        report = build_report(path, weights=weights, options=Options(phase=row["phase"]))
         write_report(report, report_dir / slug(rel))
         row["report"] = f"reports/{slug(rel)}/report.html"
     except CaffecxError as err:

@@ -9,7 +9,7 @@ from paths import CORPUS, FIXTURES, LENET, NETS, REPO
 
 from caffecx.analysis import analyze
 from caffecx.cli import main
-from caffecx.errors import GraphError, ShapeError, WeightsError
+from caffecx.errors import FilteredBlobError, GraphError, ShapeError, WeightsError
 from caffecx.graph import load_net
 from caffecx.lenet import lenet_analysis, write_report
 
@@ -305,7 +305,7 @@ def test_a_caffemodel_alone_is_a_net_with_its_weights(capsys, tmp_path) -> None:
     assert [(r.name, r.top_shapes, r.memory_bytes, r.params, r.macs) for r in from_model.layers] == [
         (r.name, r.top_shapes, r.memory_bytes, r.params, r.macs) for r in from_text.layers]
     # its only data layer is TRAIN's: in TEST the error says so
-    with pytest.raises(GraphError, match=r"made by 'mnist' \(include \{ phase: TRAIN \}\), left out for phase TEST"):
+    with pytest.raises(FilteredBlobError, match=r"made by 'mnist' \(include \{ phase: TRAIN \}\), left out for phase TEST"):
         load_net(model)
     # V1 weights files (the 2014 binary format) upgrade and analyze the same way
     v1 = analyze(load_net(NETS / "layers_3_v1.caffemodel"))

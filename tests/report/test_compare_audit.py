@@ -50,6 +50,10 @@ def test_audit_of_the_corpus(tmp_path, capsys) -> None:
     assert alexnet["status"] == "error" and "train_val.prototxt:21:1: layer 'data'" in alexnet["detail"]
     assert "does not determine C (channels)" in alexnet["detail"]
     assert by["prototxt/pycaffe__linreg.prototxt"]["status"] == "not set up"
+    assert by["prototxt/resnet50__deploy.prototxt"]["phase"] == "TEST"
+    ssd_train = by["prototxt/mobilenet_ssd__train.prototxt"]  # its data layer is TRAIN-only: audited in TRAIN
+    assert (ssd_train["phase"], ssd_train["status"], ssd_train["assumed"]) == ("TRAIN", "ok", "data=24,3,300,300")
+    assert ssd_train["macs"] == "27563500032"  # 24 x 1,148,479,168
     assert by["logs/caffenet-benchmark__colorspace__LAB.log"]["status"] == "fatal in log"
     assert by["NOTES.md"]["status"] == "skipped"
     page = (out / "index.html").read_text()
