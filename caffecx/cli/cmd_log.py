@@ -189,7 +189,28 @@ def summary_text(log: CaffeLog, rows: int = 10) -> str:
         cols = [c for c in log.test.columns if c != "line" and not log.missing["test"][c].all()]
         parts.append(f"\ntest ({len(log.test)} rows)")
         parts.append(_table(log.test, log.missing["test"], cols, rows))
-    return "\n".join(parts)
+    return "\n".join(parts + _tool_tables(log))
+
+
+def _tool_tables(log: CaffeLog) -> list[str]:
+    """``caffe test``'s results (after its batch count) and ``caffe time``'s per-layer times, forward and
+    backward side by side, then its averages."""
+    parts = []
+    if len(log.test_results):
+        batches = log.test_batches["batch"].nunique()
+        parts.append(f"\ncaffe test results (means over {batches} batch(es))")
+        parts.append(render_text(log.test_results.drop(columns="line").to_dict("records"),
+                                 ["run", "name", "value", "loss_weight", "weighted"]))
+    if len(log.timing):
+        t = log.timing
+        per_layer = t[t["layer"].notna()]
+        wide = per_layer.pivot_table(index=["run", "layer"], columns="direction", values="ms", sort=False)
+        wide = wide.reindex(columns=["forward", "backward"]).add_suffix("_ms").reset_index()
+        parts.append("\ncaffe time (average ms per layer)")
+        parts.append(render_text(wide.to_dict("records"), list(wide.columns)))
+        totals = t[t["layer"].isna()]
+        parts.append(", ".join(f"{d}: {ms:g} ms" for d, ms in zip(totals["direction"], totals["ms"], strict=True)))
+    return parts
 
 
 __all__ = ["csv_names", "register", "run", "summary_text"]

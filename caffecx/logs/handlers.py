@@ -129,6 +129,7 @@ def test_result(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -
         name, value, weight, weighted = m.groups()
     line = p.line_at(chunk, pos)
     r = p.current_run("test", line)
+    r.done = r.done or name == b"Loss"  # printed once every iteration has run: the means follow it
     row = {"run": r.index, "name": text(name), "value": to_float(value),
            "loss_weight": to_float(weight), "weighted": to_float(weighted), "line": line}
     p.test_results.append(row)
@@ -156,6 +157,17 @@ def time_line(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> 
     row = {"run": r.index, "layer": layer, "direction": direction, "ms": ms, "line": line}
     p.timing.append(row)
     p.event("timing", line, layer=layer, direction=direction, ms=ms)
+    return True
+
+
+def benchmark_ends(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+    """``caffe time``'s ``*** Benchmark ends ***``: its run is done."""
+    if not msg.startswith(W.BENCHMARK_ENDS):
+        return False
+    line = p.line_at(chunk, pos)
+    p.current_run("net", line).done = True
+    p.end_run()
+    p.event("done", line, early=False)
     return True
 
 
@@ -483,5 +495,5 @@ HANDLERS: dict[bytes, Handler] = {
     b"Netw": network_done, b"This": net_produces, b"Snap": snapshotting, b"Opti": optimization_ended,
     b"Solv": solving, b"Rest": restoring, b"Resu": restoring, b"Fine": restoring, b"Lear": lr_policy,
     b"Chec": check_failed, b"The ": filtered_by_rule, b"Runn": running_for, b"Batc": test_batch,
-    b"Loss": test_result, b"Aver": time_line, b"Tota": time_line,
+    b"Loss": test_result, b"Aver": time_line, b"Tota": time_line, b"*** ": benchmark_ends,
 }

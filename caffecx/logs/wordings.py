@@ -103,6 +103,7 @@ TEST_RESULT = re.compile(rb"(\S+) = (" + NUMBER + rb")(?: \(\* (" + NUMBER + rb"
 TIME_LAYER = re.compile(rb"\s*(\S+)\t(forward|backward): (" + NUMBER + rb") ms\.")
 TIME_AVERAGE = re.compile(rb"(Average Forward pass|Average Backward pass|Average Forward-Backward|Total Time): ("
                           + NUMBER + rb") ms\.")
+BENCHMARK_ENDS = b"*** Benchmark ends ***"  # caffe time's last line
 
 # ---- glog and protobuf ------------------------------------------------------------------------
 LIBPROTOBUF = b"[libprotobuf "

@@ -21,6 +21,13 @@ def test_caffe_test_batches_and_results() -> None:
     assert res.loc["accuracy", "value"] == 0.983333 and res.loc["Loss", "value"] == 0.030107
     assert res.loc["loss", "loss_weight"] == 1.0 and res.loc["loss", "weighted"] == 0.030107
     assert len(log.train) == 0 and len(log.net_logs) == 1
+    assert log.runs[0].status == "done"  # ``Loss:`` is printed once every batch has run
+
+
+def test_a_test_run_cut_before_its_results_is_unfinished() -> None:
+    text = TEST_LOG.read_bytes()
+    log = parse_log(text[:text.index(b"Loss: ")].rsplit(b"\n", 1)[0] + b"\n")
+    assert len(log.test_batches) == 6 and log.test_results.empty and log.runs[0].status == "unfinished"
 
 
 def test_caffe_time_per_layer_and_direction() -> None:
@@ -31,6 +38,19 @@ def test_caffe_time_per_layer_and_direction() -> None:
     assert conv1 == {"forward": 1.347, "backward": 1.0997}
     totals = t[t["layer"].isna()].set_index("direction")["ms"].to_dict()
     assert totals == {"forward": 10.7873, "backward": 9.7007, "forward-backward": 20.5, "total": 205.0}
+    assert log.runs[0].status == "done"  # ``*** Benchmark ends ***``
+
+
+def test_the_summary_shows_the_results_and_the_layer_times(capsys) -> None:
+    assert main(["log", str(LENET / "lenet_time.log")]) == 0
+    out = capsys.readouterr().out
+    assert "run 0: done" in out and "caffe time (average ms per layer)" in out
+    assert "  0  conv1       1.347          1.1" in out  # forward and backward side by side
+    assert "forward: 10.7873 ms, backward: 9.7007 ms, forward-backward: 20.5 ms, total: 205 ms" in out
+    assert main(["log", str(TEST_LOG)]) == 0
+    out = capsys.readouterr().out
+    assert "caffe test results (means over 3 batch(es))" in out
+    assert "  0  accuracy   0.9833            -         -" in out
 
 
 def test_training_logs_have_no_such_rows() -> None:
