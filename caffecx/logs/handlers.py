@@ -1,27 +1,25 @@
 """The rare lines: one handler per wording family, chosen by the first four bytes of the message.
 
 A handler takes (parser, chunk, position of the message's ``] ``, glog prefix, message) and returns
-whether the line was its wording; one that was not goes on to `LogParser.other_message`.
+whether the line was its wording; one that was not goes on to `caffecx.logs.scanner.LogParser.other_message`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from caffecx.logs import wordings as W
 from caffecx.logs.records import LayerRecord, NetLog
+from caffecx.logs.state import ParseState
 from caffecx.logs.values import text, thread_of, to_float
 
-if TYPE_CHECKING:  # pragma: no cover
-    from caffecx.logs.scanner import LogParser
-
-Handler = Callable[["LogParser", bytes, int, bytes, bytes], bool]
+Handler = Callable[[ParseState, bytes, int, bytes, bytes], bool]
 
 
 # ---------------------------------------------------------------------------------------------- tests
-def testing_or_time_iteration(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def testing_or_time_iteration(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     m = W.TESTING_NET.match(msg)
     if m:
         test_start(p, chunk, pos, m.group(1), m.group(2))
@@ -29,7 +27,7 @@ def testing_or_time_iteration(p: LogParser, chunk: bytes, pos: int, head: bytes,
     return msg.startswith(W.TIME_ITERATION)
 
 
-def test_lines(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def test_lines(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     m = W.TESTING_NET.match(msg)
     if m:
         test_start(p, chunk, pos, None, m.group(2))
@@ -48,7 +46,7 @@ def test_lines(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) ->
     return True
 
 
-def net_output_or_loss_weight(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def net_output_or_loss_weight(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     body = msg.lstrip()
     m = W.NET_OUTPUT.match(body)
     if m:
@@ -66,7 +64,7 @@ def net_output_or_loss_weight(p: LogParser, chunk: bytes, pos: int, head: bytes,
     return time_line(p, chunk, pos, head, msg)
 
 
-def test_start(p: LogParser, chunk: bytes, pos: int, iteration: bytes | None, net: bytes | None) -> None:
+def test_start(p: ParseState, chunk: bytes, pos: int, iteration: bytes | None, net: bytes | None) -> None:
     line = p.line_at(chunk, pos)
     r = p.current_run("continued", line)
     p.active = True
@@ -76,7 +74,7 @@ def test_start(p: LogParser, chunk: bytes, pos: int, iteration: bytes | None, ne
     p.event("test_start", line, iteration=p.test["iteration"], net=p.test["net"])
 
 
-def test_output(p: LogParser, chunk: bytes, pos: int, head: bytes, index: bytes | None, name: bytes, value: bytes,
+def test_output(p: ParseState, chunk: bytes, pos: int, head: bytes, index: bytes | None, name: bytes, value: bytes,
                 weight: bytes | None, weighted: bytes | None) -> None:
     row = p.test
     line = p.line_at(chunk, pos)
@@ -97,7 +95,7 @@ def test_output(p: LogParser, chunk: bytes, pos: int, head: bytes, index: bytes 
 
 
 # ---------------------------------------------------------------------------- caffe test / caffe time
-def running_for(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def running_for(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if msg.startswith(b"Running for "):
         p.current_run("test", p.line_at(chunk, pos))
         p.reading_test_results = True
@@ -105,7 +103,7 @@ def running_for(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -
     return False
 
 
-def test_batch(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def test_batch(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     m = W.TEST_BATCH.match(msg)
     if not m or not p.reading_test_results:
         return False
@@ -118,7 +116,7 @@ def test_batch(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) ->
     return True
 
 
-def test_result(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def test_result(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     """``caffe test``'s means after the batches: ``Loss: x`` and ``name = x (* w = c loss)``."""
     m = W.TEST_FINAL_LOSS.match(msg)
     name, value, weight, weighted = (b"Loss", m.group(1), None, None) if m else (None, None, None, None)
@@ -137,7 +135,7 @@ def test_result(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -
     return True
 
 
-def time_line(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def time_line(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     """``caffe time``: ``  conv1\\tforward: 1.347 ms.`` per layer and the averages / total after them."""
     if msg.startswith(b"Average time per layer"):
         p.reading_times = True
@@ -160,7 +158,7 @@ def time_line(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> 
     return True
 
 
-def benchmark_ends(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def benchmark_ends(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     """``caffe time``'s ``*** Benchmark ends ***``: its run is done."""
     if not msg.startswith(W.BENCHMARK_ENDS):
         return False
@@ -172,14 +170,14 @@ def benchmark_ends(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes
 
 
 # ------------------------------------------------------------------------------------------ set-up
-def top_shape(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def top_shape(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     m = W.TOP_SHAPE.fullmatch(msg.rstrip())
     if m:
         add_top_shape(p, thread_of(head), p.line_at(chunk, pos), *m.groups())
     return m is not None
 
 
-def add_top_shape(p: LogParser, thread: bytes | None, line: int, dims: bytes, count: bytes | None) -> None:
+def add_top_shape(p: ParseState, thread: bytes | None, line: int, dims: bytes, count: bytes | None) -> None:
     b = p.builders.get(thread)
     if b is not None and b.layer is not None:
         rec = b.layer
@@ -193,14 +191,14 @@ def add_top_shape(p: LogParser, thread: bytes | None, line: int, dims: bytes, co
             p.event("top_shape", line, net=b.net.index, layer=rec.name, shape=shape, count=rec.top_counts[-1])
 
 
-def memory(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def memory(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     m = W.MEMORY.match(msg)
     if m:
         set_memory(p, thread_of(head), p.line_at(chunk, pos), m.group(1))
     return m is not None
 
 
-def set_memory(p: LogParser, thread: bytes | None, line: int, nbytes: bytes) -> None:
+def set_memory(p: ParseState, thread: bytes | None, line: int, nbytes: bytes) -> None:
     b = p.builders.get(thread)
     if b is not None and b.layer is not None:
         b.layer.memory_bytes, b.layer.memory_line = int(nbytes), line
@@ -208,7 +206,7 @@ def set_memory(p: LogParser, thread: bytes | None, line: int, nbytes: bytes) -> 
             p.event("memory", line, net=b.net.index, layer=b.layer.name, bytes=b.layer.memory_bytes)
 
 
-def creating(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def creating(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if msg.startswith(W.CREATING_LAYER):
         create_layer(p, thread_of(head), text(msg[15:].strip()) or "", p.line_at(chunk, pos))
     elif msg.startswith(W.CREATING_TRAIN_NET):
@@ -220,7 +218,7 @@ def creating(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> b
     return True
 
 
-def net_designation(p: LogParser, head: bytes, phase: str, test_index: int | None, source: bytes, line: int) -> None:
+def net_designation(p: ParseState, head: bytes, phase: str, test_index: int | None, source: bytes, line: int) -> None:
     if p.run is None or p.ended:
         p.new_run("net", line)
     thread = thread_of(head)
@@ -229,7 +227,7 @@ def net_designation(p: LogParser, head: bytes, phase: str, test_index: int | Non
                                                 source=text(source.strip().rstrip(b".")))
 
 
-def new_net(p: LogParser, thread: bytes | None, line: int) -> NetLog:
+def new_net(p: ParseState, thread: bytes | None, line: int) -> NetLog:
     r = p.current_run("net", line)
     p.builders.pop(thread, None)
     pend = p.pending_net.pop(thread, {})
@@ -261,7 +259,7 @@ class NetBuilder:
         return rec is not None and bool(rec.tops) and not rec.top_shapes and rec.memory_bytes is None
 
 
-def nested_net(p: LogParser, outer: NetBuilder, thread: bytes | None, line: int) -> NetLog:
+def nested_net(p: ParseState, outer: NetBuilder, thread: bytes | None, line: int) -> NetLog:
     """The net that ``outer``'s current layer builds in its set-up: a child of that layer, not a net of
     the log; the thread builds it until its ``Network initialization done``, then ``outer`` again."""
     rec = outer.layer
@@ -274,7 +272,7 @@ def nested_net(p: LogParser, outer: NetBuilder, thread: bytes | None, line: int)
     return net
 
 
-def create_layer(p: LogParser, thread: bytes | None, name: str, line: int) -> None:
+def create_layer(p: ParseState, thread: bytes | None, name: str, line: int) -> None:
     b = p.builders.get(thread)
     if b is None:
         new_net(p, thread, line)
@@ -287,13 +285,13 @@ def create_layer(p: LogParser, thread: bytes | None, name: str, line: int) -> No
         p.event("layer", line, net=b.net.index, layer=name)
 
 
-def layer_of(p: LogParser, thread: bytes | None, name: bytes) -> tuple[NetLog, LayerRecord] | None:
+def layer_of(p: ParseState, thread: bytes | None, name: bytes) -> tuple[NetLog, LayerRecord] | None:
     b = p.builders.get(thread)
     rec = None if b is None else b.net._by_name.get(text(name) or "")
     return None if rec is None or b is None else (b.net, rec)
 
 
-def bottom(p: LogParser, thread: bytes | None, layer: bytes, blob: bytes) -> None:
+def bottom(p: ParseState, thread: bytes | None, layer: bytes, blob: bytes) -> None:
     found = layer_of(p, thread, layer)
     if found is not None:
         found[1].bottoms.append(text(blob) or "")
@@ -301,7 +299,7 @@ def bottom(p: LogParser, thread: bytes | None, layer: bytes, blob: bytes) -> Non
             p.event("bottom", None, net=found[0].index, layer=found[1].name, blob=found[1].bottoms[-1])
 
 
-def top(p: LogParser, thread: bytes | None, layer: bytes, blob: bytes, in_place: bytes | None) -> None:
+def top(p: ParseState, thread: bytes | None, layer: bytes, blob: bytes, in_place: bytes | None) -> None:
     found = layer_of(p, thread, layer)
     if found is not None:
         found[1].tops.append(text(blob) or "")
@@ -311,7 +309,7 @@ def top(p: LogParser, thread: bytes | None, layer: bytes, blob: bytes, in_place:
                     in_place=found[1].in_place[-1])
 
 
-def backward(p: LogParser, thread: bytes | None, layer: bytes, needs: bytes) -> None:
+def backward(p: ParseState, thread: bytes | None, layer: bytes, needs: bytes) -> None:
     found = layer_of(p, thread, layer)
     if found is not None:
         found[1].needs_backward = needs == b"needs"
@@ -323,7 +321,7 @@ SETUP_BY_NAME = ((W.BOTTOM, bottom), (W.TOP, top), (W.NEEDS_BACKWARD, backward))
 _NAME_LED = {"bottom": bottom, "top": top, "backward": backward}
 
 
-def setup_line(p: LogParser, m: Any, line: int) -> bool:
+def setup_line(p: ParseState, m: Any, line: int) -> bool:
     """One line of a run of `wordings.SETUP_LINE` (the scanner's bulk reading of a net's set-up), to
     the same effect as its dispatch. False (nothing done) for a line led by a layer name whose first
     bytes choose a handler in `HANDLERS`: that one goes through the dispatch."""
@@ -348,7 +346,7 @@ _SETUP_GROUPS = {kind: (at, tuple(range(at + 1, at + 1 + n)))
                  for kind, at, n in ((k, W.SETUP_LINE.groupindex[k], re.compile(w).groups) for k, w in W.SETUP_WORDINGS)}
 
 
-def initializing(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def initializing(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if msg.startswith(W.SOLVER_ECHO):
         line = p.line_at(chunk, pos)
         r = p.run
@@ -371,7 +369,7 @@ def initializing(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) 
     return True
 
 
-def network_done(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def network_done(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if not msg.startswith(W.NET_DONE):
         return False
     thread = thread_of(head)
@@ -384,7 +382,7 @@ def network_done(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) 
     return True
 
 
-def net_produces(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def net_produces(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if not msg.startswith(W.NET_PRODUCES):
         return False
     b = p.builders.get(thread_of(head))
@@ -394,7 +392,7 @@ def net_produces(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) 
     return True
 
 
-def filtered_by_rule(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def filtered_by_rule(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     m = W.FILTERED_BY_RULE.match(msg)
     if m:
         p.pending_net.setdefault(thread_of(head), {}).setdefault("filtered", []).append(text(m.group(1).strip()))
@@ -402,7 +400,7 @@ def filtered_by_rule(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: byt
 
 
 # --------------------------------------------------------------------------------------------- runs
-def snapshotting(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def snapshotting(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if not msg.startswith(W.SNAPSHOTTING):
         return False
     rest, kind = msg[13:], "weights"
@@ -425,7 +423,7 @@ def snapshotting(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) 
     return True
 
 
-def optimization_ended(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def optimization_ended(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     done = msg.startswith(W.OPTIMIZATION_DONE)
     if not done and not msg.startswith(W.STOPPED_EARLY):
         return False
@@ -440,7 +438,7 @@ def optimization_ended(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: b
     return True
 
 
-def solving(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def solving(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if msg.startswith(W.SOLVING):
         line = p.line_at(chunk, pos)
         r = p.current_run("continued", line)
@@ -453,7 +451,7 @@ def solving(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bo
     return msg.startswith(W.SCAFFOLDING_DONE)
 
 
-def restoring(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def restoring(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     for wording, kind in W.RESTORES:
         if msg.startswith(wording):
             file = text(msg[len(wording):].strip()) or ""
@@ -472,14 +470,14 @@ def restoring(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> 
     return msg.startswith(W.RESTARTING_PREFETCH)
 
 
-def lr_policy(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def lr_policy(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if msg.startswith(W.LR_POLICY):
         p.current_run("continued", p.line_at(chunk, pos)).lr_policy = text(msg[22:].strip())
         return True
     return False
 
 
-def check_failed(p: LogParser, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
+def check_failed(p: ParseState, chunk: bytes, pos: int, head: bytes, msg: bytes) -> bool:
     if not msg.startswith(W.CHECK_FAILED):
         return False
     line, says = p.line_at(chunk, pos), text(msg) or ""

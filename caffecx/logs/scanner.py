@@ -18,9 +18,10 @@ import numpy as np
 
 from caffecx.logs import glog
 from caffecx.logs import wordings as W
-from caffecx.logs.handlers import HANDLERS, SETUP_BY_NAME, NetBuilder, setup_line, test_result, time_line
+from caffecx.logs.handlers import HANDLERS, SETUP_BY_NAME, setup_line, test_result, time_line
 from caffecx.logs.hotcolumns import LOSS, LR, OUTPUT, hot_columns, row_kinds
-from caffecx.logs.records import Event, LogMessage, NetLog, RunLog, echo_name, echo_phase
+from caffecx.logs.records import Event, NetLog, echo_name, echo_phase
+from caffecx.logs.state import ParseState
 from caffecx.logs.values import text, thread_of, to_float
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,17 +31,7 @@ MAX_LINE = 1 << 20  # a "line" longer than this without a newline is cut (garbag
 HotRow = tuple[bytes, ...]  # HOT_MESSAGE's 12 groups; b"" for a group that did not match
 
 
-class OpenBlock:
-    """Lines without a glog prefix that continue a message: a parameter echo or a stack trace."""
-
-    __slots__ = ("kind", "target", "parts", "start", "strip", "line")
-
-    def __init__(self, kind: str, target: Any, start: int, strip: bytes, line: int) -> None:
-        self.kind, self.target, self.start, self.strip, self.line = kind, target, start, strip, line
-        self.parts: list[bytes] = []
-
-
-class LogParser:
+class LogParser(ParseState):
     """Incremental parser: ``feed(bytes)`` as often as needed, then ``close()`` for the `CaffeLog`.
 
     ``on_event`` receives an `Event` for every fact in file order (every line is then read one by one,
@@ -49,35 +40,12 @@ class LogParser:
 
     def __init__(self, *, path: str | None = None, on_event: Callable[[Event], None] | None = None,
                  line_by_line: bool = False, collect: bool = True) -> None:
-        self.path = path
-        self.emit = on_event
+        super().__init__(path, on_event)
         self.collect = collect
         self.every_line = line_by_line or on_event is not None
         self.pending_bytes = b""
-        self.lines = 0  # newlines before the current chunk
-        self.counted_line, self.counted_pos = 0, 1
         self.glog_lines = self.orphans = 0
-        self.runs: list[RunLog] = []
-        self.nets: list[NetLog] = []
-        self.tests: list[dict[str, Any]] = []
-        self.snapshots: list[dict[str, Any]] = []
-        self.restores: list[dict[str, Any]] = []
-        self.messages: list[LogMessage] = []
-        self.test_batches: list[dict[str, Any]] = []
-        self.test_results: list[dict[str, Any]] = []
-        self.timing: list[dict[str, Any]] = []
-        self.timed: list[tuple[int, bytes, str, Any]] = []  # (line, prefix, what, target): stamped at close
-        self.run: RunLog | None = None
-        self.ended = False  # the run ended (done, fatal, signal): a training line starts a new one
-        self.active = False  # the run has trained / tested / snapshotted
-        self.row = -1  # current train row, for the Train net output lines
         self.nrows = 0
-        self.test: dict[str, Any] | None = None
-        self.builders: dict[bytes | None, NetBuilder] = {}
-        self.pending_net: dict[bytes | None, dict[str, Any]] = {}
-        self.block: OpenBlock | None = None
-        self.reading_test_results = False  # after ``caffe test``'s ``Running for N iterations.``
-        self.reading_times = False  # after ``caffe time``'s ``Average time per layer:``
         self.hot_rows: list[HotRow] = []
         self.hot_runs: list[tuple[int, ...]] = []  # per run of hot rows: see _apply_hot_rows
         self.hot_kinds: list[bytes] = []  # per run of hot rows: each row's wording (hotcolumns.row_kinds)
@@ -179,13 +147,6 @@ class LogParser:
             start = m.end() + 1
             m = W.SETUP_LINE.match(chunk, start - 1)
         return start
-
-    def line_at(self, chunk: bytes, pos: int) -> int:
-        """1-based line number of the line holding ``pos`` (positions never go back within a chunk)."""
-        if pos > self.counted_pos:
-            self.counted_line += chunk.count(b"\n", self.counted_pos, pos)
-            self.counted_pos = pos
-        return self.counted_line + 1
 
     # ------------------------------------------------------------------ hot runs
     def read_hot_run(self, chunk: bytes, start: int, end: int) -> None:
@@ -310,36 +271,7 @@ class LogParser:
             if m is not None:
                 self.dispatch(chunk, pos - len(head) + m.end() - 2, full[m.end():], full[:m.end() - 2], 1)
 
-    # ------------------------------------------------------------------ state
-    def new_run(self, reason: str, line: int | None) -> RunLog:
-        self.builders.clear()
-        self.pending_net.clear()
-        r = RunLog(index=len(self.runs), line=line, reason=reason)
-        self.runs.append(r)
-        self.run, self.ended, self.active, self.row, self.test = r, False, False, -1, None
-        self.reading_test_results = self.reading_times = False
-        self.event("run_start", line, reason=reason)
-        return r
-
-    def current_run(self, reason: str, line: int | None) -> RunLog:
-        return self.new_run(reason, line) if self.run is None or self.ended else self.run
-
-    def end_run(self) -> None:
-        self.ended, self.row, self.test = True, -1, None
-
-    def message(self, line: int, severity: str, says: str) -> None:
-        self.messages.append(LogMessage(line, severity, says, None if self.run is None else self.run.index))
-        if severity != "F":
-            self.event("warning" if severity == "W" else "error", line, message=says)
-
-    def fatal(self, says: str, line: int, chunk: bytes, pos: int, head: bytes) -> None:
-        r = self.current_run("fatal", line)
-        if r.fatal is None:
-            r.fatal, r.fatal_line = says, line
-            self.open_block("fatal", r, chunk, pos, head, line)
-        self.end_run()
-        self.event("fatal", line, message=says)
-
+    # ------------------------------------------------------------------ glog's signal handler
     def signal(self, chunk: bytes, ls: int, raw: bytes) -> None:
         """``*** Aborted at ...`` / ``*** SIGTERM ...`` (glog's failure signal handler) end the run;
         ``*** Check failure stack trace: ***`` belongs to the F line before."""
@@ -358,20 +290,7 @@ class LogParser:
         self.end_run()
         self.event("abort", line, message=says)
 
-    def stamp(self, line: int, head: bytes, what: str, target: Any) -> None:
-        self.timed.append((line, head, what, target))
-
-    def event(self, kind: str, line: int | None, /, **data: Any) -> None:
-        if self.emit is not None:
-            self.emit(Event(kind, line, None if self.run is None else self.run.index, data))
-
     # ------------------------------------------------------------------ echoes and traces
-    def open_block(self, kind: str, target: Any, chunk: bytes, pos: int, head: bytes, line: int) -> None:
-        p = glog.parse_head(head)
-        eol = chunk.find(b"\n", pos)
-        self.block = OpenBlock(kind, target, len(chunk) if eol < 0 else eol + 1,
-                               head[:p.column] if p is not None else b"", line)
-
     def end_block(self, chunk: bytes, pos: int) -> None:
         blk = self.block
         assert blk is not None
