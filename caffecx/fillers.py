@@ -1,4 +1,4 @@
-"""Caffe's weight fillers (``include/caffe/filler.hpp``) in NumPy, and a whole net's initial weights.
+"""Caffe's weight fillers (``include/caffe/filler.hpp``) in NumPy (a whole net's: `caffecx.plan.Plan.init_weights`).
 
 Rules reproduced (a blob of shape ``(s0, s1, ...)`` with ``count`` elements):
 
@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import math
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from caffecx.errors import CaffecxError
-
-if TYPE_CHECKING:
-    from caffecx.plan import Plan
 
 _NORMS = {0: "FAN_IN", 1: "FAN_OUT", 2: "AVERAGE"}
 
@@ -143,26 +140,3 @@ def layer_rng(seed: int, name: str, occurrence: int = 0, blob: int = 0) -> np.ra
     if seed < 0:
         raise CaffecxError(f"the seed must be a non-negative integer, got {seed}")
     return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8")), occurrence, blob])
-
-
-def init_weights(plan: Plan, seed: int = 0, dtype: Any = np.float32) -> dict[str, list[np.ndarray]]:
-    """Every planned layer's declared blobs (``param_blobs``) filled from their ``filler``, by layer name.
-
-    Deterministic: the same seed gives the same arrays; each blob draws from its own generator
-    (`layer_rng`). A filler Caffe would refuse raises a located error naming the layer.
-    """
-    out: dict[str, list[np.ndarray]] = {}
-    seen: dict[str, int] = {}
-    for planned in plan.layers:
-        if not planned.param_blobs:
-            continue
-        occurrence = seen.get(planned.name, 0)
-        seen[planned.name] = occurrence + 1
-        arrays = []
-        for i, blob in enumerate(planned.param_blobs):
-            try:
-                arrays.append(fill(blob.filler, blob.shape, layer_rng(seed, planned.name, occurrence, i), dtype))
-            except CaffecxError as err:
-                raise planned.locate(CaffecxError(f"blob {i}: {err.message}"), plan.net.path) from None
-        out.setdefault(planned.name, arrays)
-    return out

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from caffecx.errors import CaffecxError, ShapeError
+from caffecx.fillers import fill, layer_rng
 from caffecx.graph import LayerNode, Net, check_weights
 from caffecx.layers import Context, Layer, ParamBlob, Shape, layer_class
 from caffecx.layers.base import count
@@ -77,6 +79,29 @@ class Plan:
             if planned.name == name:
                 return planned
         raise KeyError(name)
+
+    def init_weights(self, seed: int = 0, dtype: Any = np.float32) -> dict[str, list[np.ndarray]]:
+        """Every planned layer's declared blobs (``param_blobs``) filled from their ``filler`` (`caffecx.fillers`),
+        by layer name.
+
+        Deterministic: the same seed gives the same arrays; each blob draws from its own generator
+        (`caffecx.fillers.layer_rng`). A filler Caffe would refuse raises a located error naming the layer.
+        """
+        out: dict[str, list[np.ndarray]] = {}
+        seen: dict[str, int] = {}
+        for planned in self.layers:
+            if not planned.param_blobs:
+                continue
+            occurrence = seen.get(planned.name, 0)
+            seen[planned.name] = occurrence + 1
+            arrays = []
+            for i, blob in enumerate(planned.param_blobs):
+                try:
+                    arrays.append(fill(blob.filler, blob.shape, layer_rng(seed, planned.name, occurrence, i), dtype))
+                except CaffecxError as err:
+                    raise planned.locate(CaffecxError(f"blob {i}: {err.message}"), self.net.path) from None
+            out.setdefault(planned.name, arrays)
+        return out
 
 
 def default_base_dirs(net: Net) -> list[Path]:

@@ -73,6 +73,8 @@ class Executor:
     folded: set[int] = field(default_factory=set)
     #: Blobs a fold left without a value of their own (kept only by the unfolded executor).
     hidden: set[str] = field(default_factory=set)
+    #: Layers writing their top straight into a later Concat's top: index -> (Concat, channel slice).
+    slots: dict[int, tuple[int, slice]] = field(default_factory=dict)
     _unfolded: Executor | None = None
 
     @property
@@ -120,6 +122,7 @@ class Executor:
 
     def _pass(self, live: dict[str, np.ndarray], kept: set[str], run: RunContext,
               timings: list[LayerTiming] | None) -> None:
+        joined: dict[int, np.ndarray] = {}  # Concat index -> its top, made when its first producer runs
         for index, planned in enumerate(self.plan.layers):
             start = time.perf_counter()
             bottoms = [live[b] for b in planned.node.bottoms]
@@ -127,6 +130,7 @@ class Executor:
                 tops = bottoms
             else:
                 run.overwrite_bottom = _may_overwrite(planned, bottoms, live)
+                run.into = self._into(index, joined)
                 tops = self._run_layer(planned, bottoms, index, run)
             for name, array in zip(planned.node.tops, tops, strict=True):
                 live[name] = array
@@ -135,6 +139,18 @@ class Executor:
                     live.pop(name, None)
             if timings is not None:
                 timings[index].seconds += time.perf_counter() - start
+
+    def _into(self, index: int, joined: dict[int, np.ndarray]) -> list[np.ndarray | None]:
+        """``RunContext.into`` for layer `index`: its slice of a later Concat's top (`slots`; the top is
+        made by the first producer that runs), that top for the Concat itself, else nothing."""
+        if index in joined:
+            return [joined.pop(index)]
+        if index not in self.slots:
+            return []
+        concat, channels = self.slots[index]
+        if concat not in joined:
+            joined[concat] = np.empty(self.plan.layers[concat].top_shapes[0], dtype=self.dtype)
+        return [joined[concat][:, channels]]
 
     def _shares_work(self) -> bool | None:
         """A pass over several images shares its work itself (per-image tasks are worth a worker's
@@ -259,6 +275,31 @@ def _fold_affine_chains(plan: Plan, weights: list[list[np.ndarray]]) -> tuple[se
     return folded, hidden
 
 
+def _concat_slots(plan: Plan, folded: set[int]) -> dict[int, tuple[int, slice]]:
+    """The `Executor.slots`: a bottom of a Concat on axis 1 is written straight into the Concat's top
+    when a layer that `writes_into` makes it (its only top, not in place), it is named once by the
+    Concat, and no layer other than those two and layers folded into the producer reads or writes it."""
+    layers = plan.layers
+    touching: dict[str, list[int]] = {}
+    for j, planned in enumerate(layers):
+        for name in {*planned.node.bottoms, *planned.node.tops}:
+            touching.setdefault(name, []).append(j)
+    slots: dict[int, tuple[int, slice]] = {}
+    for c, concat in enumerate(layers):
+        if concat.impl is None or concat.impl.joined_axis() != 1:
+            continue
+        bottoms = concat.node.bottoms
+        ends = np.cumsum([0, *(int(shape[1]) for shape in concat.bottom_shapes)])
+        for k, name in enumerate(bottoms):
+            producer = touching[name][0]
+            made = layers[producer]
+            if (bottoms.count(name) == 1 and made.impl is not None and made.impl.writes_into
+                    and made.node.tops == [name] and name not in made.node.bottoms
+                    and all(j in folded for j in touching[name] if j not in (producer, c))):
+                slots[producer] = (c, slice(int(ends[k]), int(ends[k + 1])))
+    return slots
+
+
 def _absorb_relu(producer: PlannedLayer, step: PlannedLayer, weights: list[list[np.ndarray]], i: int) -> bool:
     """Fold in-place ReLU `step` into `producer` (a convolution or an Eltwise applying it to each block of
     its top as the block is made, `absorb_relu`); False when either side cannot."""
@@ -319,16 +360,14 @@ def build_executor(plan: Plan, *, dtype: Any = np.float32, seed: int = 0, fold: 
     missing = [p for p in plan.layers if p.param_blobs and not p.weights]
     filled: dict[str, list[np.ndarray]] = {}
     if missing:
-        from caffecx.fillers import init_weights
-
-        filled = init_weights(plan, seed)
+        filled = plan.init_weights(seed)
     weights = [_layer_weights(p, filled, dtype, path) for p in plan.layers]
     folded, hidden = _fold_affine_chains(plan, weights) if fold else (set(), set())
     last_use: dict[str, int] = {}
     for index, planned in enumerate(plan.layers):
         for name in (*planned.node.bottoms, *planned.node.tops):
             last_use[name] = index
-    return Executor(plan, dtype, seed, weights, last_use, folded, hidden)
+    return Executor(plan, dtype, seed, weights, last_use, folded, hidden, _concat_slots(plan, folded))
 
 
 def executor_for(

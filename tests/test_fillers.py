@@ -9,7 +9,7 @@ import pytest
 from google.protobuf import text_format
 
 from caffecx.errors import CaffecxError
-from caffecx.fillers import fill, init_weights, layer_rng
+from caffecx.fillers import fill, layer_rng
 from caffecx.graph import load_net
 from caffecx.plan import plan_net
 from caffecx.proto import caffe_pb2
@@ -118,7 +118,7 @@ layer { name: "ip" type: "InnerProduct" bottom: "c1" top: "ip"
 
 def test_init_weights_shapes_and_determinism() -> None:
     plan = plan_net(load_net(NET))
-    a, b = init_weights(plan, 7), init_weights(plan, 7)
+    a, b = plan.init_weights(7), plan.init_weights(7)
     assert list(a) == ["conv1", "ip"]
     for name in a:
         declared = [blob.shape for blob in plan.layer(name).param_blobs]
@@ -127,5 +127,5 @@ def test_init_weights_shapes_and_determinism() -> None:
     # adding a layer in front does not change the others' values
     extra = NET.replace('layer { name: "conv1"', 'layer { name: "pre" type: "Convolution" bottom: "data" top: "p" '
                         'convolution_param { num_output: 2 kernel_size: 1 } }\nlayer { name: "conv1"')
-    c = init_weights(plan_net(load_net(extra)), 7)
+    c = plan_net(load_net(extra)).init_weights(7)
     assert all(np.array_equal(x, y) for x, y in zip(a["ip"], c["ip"], strict=True))

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from caffecx.cli.cmd_analyze import add_net_arguments, input_shapes, load_net_from_args
 from caffecx.errors import CaffecxError, ShapeError
-from caffecx.fillers import init_weights
 from caffecx.io.outputs import check_target
 from caffecx.io.writer import caffemodel_bytes, write_atomic
 from caffecx.plan import Plan, plan_net
@@ -61,7 +60,7 @@ def initial_caffemodel(plan: Plan, seed: int = 0) -> tuple[bytes, int, int, int]
                                             "written (pass --input-shape for a data source caffecx "
                                             "cannot read)"), plan.net.path)
     missing = [p for p in plan.layers if p.param_blobs and not p.weights]
-    fills = init_weights(plan, seed) if missing else {}
+    fills = plan.init_weights(seed) if missing else {}
     layers = []
     filled = kept = values = 0
     for planned in plan.layers:

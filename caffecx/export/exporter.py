@@ -3,7 +3,7 @@
 Rules (the README's "ONNX export" section says the same for users):
 
 * The exporter walks `caffecx.plan.plan_net`'s plan: shapes fixed once, weights checked and reshaped
-  once; layers without loaded weights get their fillers' values (`caffecx.fillers.init_weights`, as
+  once; layers without loaded weights get their fillers' values (`caffecx.plan.Plan.init_weights`, as
   the executor does). Weights are initializers, never graph inputs.
 * Graph inputs: the tops of the net's source layers (Input, data layers with their planned shapes, and
   the tops of a source layer that has bottoms, such as Faster R-CNN's Python proposal layer: its bottoms
@@ -172,9 +172,7 @@ def _layer_arrays(plan: Plan, chosen: Selection, seed: int) -> dict[int, list[np
 
     filled: dict[str, list[np.ndarray]] = {}
     if any(p.param_blobs and not p.weights for p in chosen.layers):
-        from caffecx.fillers import init_weights
-
-        filled = init_weights(plan, seed)
+        filled = plan.init_weights(seed)
     return {id(p): _layer_weights(p, filled, np.float32, plan.net.path) for p in chosen.layers}
 
 
