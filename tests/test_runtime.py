@@ -212,6 +212,33 @@ def test_an_in_place_relu_after_an_eltwise_folds_into_it(param: str) -> None:
     np.testing.assert_array_equal(folded.forward({"x": x})["e"], plain.forward({"x": x})["e"])
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("keep", ["outputs", "all"])
+def test_convolutions_write_straight_into_the_concat_after_them(batch: int, keep: str) -> None:
+    conv = 'weight_filler { type: "gaussian" std: 1 } bias_filler { type: "gaussian" std: 1 }'
+    text = f"""name: "t" layer {{ name: "x" type: "Input" top: "x" input_param {{ shape {{ dim: {batch} dim: 4
+    dim: 9 dim: 9 }} }} }}
+    layer {{ name: "a" type: "Convolution" bottom: "x" top: "a" convolution_param {{ num_output: 3 kernel_size: 3
+    pad: 1 {conv} }} }}
+    layer {{ name: "ra" type: "ReLU" bottom: "a" top: "a" }}
+    layer {{ name: "d" type: "Convolution" bottom: "x" top: "d" convolution_param {{ num_output: 4 group: 4
+    kernel_size: 3 pad: 1 {conv} }} }}
+    layer {{ name: "b" type: "Convolution" bottom: "x" top: "b" convolution_param {{ num_output: 2 kernel_size: 1
+    {conv} }} }}
+    layer {{ name: "p" type: "Power" bottom: "x" top: "p" power_param {{ scale: -1 }} }}
+    layer {{ name: "j" type: "Concat" bottom: "a" bottom: "p" bottom: "d" bottom: "b" top: "j" }}
+    layer {{ name: "rj" type: "ReLU" bottom: "j" top: "j" relu_param {{ negative_slope: 0.5 }} }}"""
+    x = np.random.default_rng(5).standard_normal((batch, 4, 9, 9)).astype(np.float32)
+    into, copied = executor_for(load_net(text)), executor_for(load_net(text))
+    copied.slots = {}
+    named = {into.plan.layers[i].name: (into.plan.layers[c].name, s) for i, (c, s) in into.slots.items()}
+    assert named == {"a": ("j", slice(0, 3)), "d": ("j", slice(7, 11)), "b": ("j", slice(11, 13))}
+    ours, theirs = into.forward({"x": x}, keep=keep), copied.forward({"x": x}, keep=keep)
+    assert ours.keys() == theirs.keys()
+    for name in theirs:  # the kept bottoms too: the in-place ReLU after the Concat left them alone
+        np.testing.assert_array_equal(ours[name], theirs[name])
+
+
 def test_in_place_layers_never_write_into_the_callers_input() -> None:
     text = """name: "t" layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }
     layer { name: "r" type: "ReLU" bottom: "x" top: "x" }"""

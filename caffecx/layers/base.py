@@ -168,6 +168,10 @@ class RunContext:
     base_dirs: list[Path] = field(default_factory=lambda: [Path.cwd()])
     #: Set by the executor for each layer: ``bottoms[0]`` may be overwritten by the forward.
     overwrite_bottom: bool = False
+    #: Set by the executor for each layer: per top, an array of the top's shape to write it into (its
+    #: slice of a later Concat's top, or the Concat's top itself), or None. Only a layer that
+    #: `writes_into` is offered one; the Concat copies any bottom that did not land in its slice.
+    into: list[np.ndarray | None] = field(default_factory=list)
 
 
 class Layer:
@@ -185,6 +189,9 @@ class Layer:
     needs_feed: ClassVar[bool] = False
     #: A window layer that closes one of seed 004's stages when it shrinks the map (Pooling, SPP).
     closes_stage: ClassVar[bool] = False
+    #: Its forward writes top j into ``RunContext.into[j]`` when given (Convolution): a Concat's bottoms
+    #: made by such layers need no copy.
+    writes_into: ClassVar[bool] = False
     #: Its tops share the bottom's data (Split): they own no memory of their own.
     shares_bottom_data: ClassVar[bool] = False
     #: Its top shapes are known only when it runs (Python layers): a failed set-up is "unknown".
@@ -274,6 +281,11 @@ class Layer:
     def absorb_relu(self, blobs: list[np.ndarray], slope: float) -> list[np.ndarray] | None:
         """This layer's blobs with a following in-place ReLU of `slope` folded in (its forward then
         applies it to each block of the top as the block is made), or None when it cannot (the default)."""
+        return None
+
+    def joined_axis(self) -> int | None:
+        """The axis along which this layer's top is its bottoms laid side by side (Concat of several
+        bottoms), so the executor may have their producers write into its top; None (the default)."""
         return None
 
     # -- ONNX export ------------------------------------------------------------------------------

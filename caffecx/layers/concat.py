@@ -6,8 +6,9 @@ the same size on every other axis — Caffe's CHECK reads ``All inputs must have
 concat_axis.``; caffecx's message also names both bottoms and their shapes. Top = ``bottom[0]`` shape with
 the concat axis summed. Data movement only: 0 FLOPs.
 
-Forward: ``np.concatenate`` along the axis (past axis 0, one item of the leading axis per task); a
-single bottom is passed through (Caffe shares its data).
+Forward: each bottom copied into its slice of the top (past axis 0, one item of the leading axis per
+task); a bottom its producer wrote straight into that slice (the executor's ``RunContext.into``) is
+not copied; a single bottom is passed through (Caffe shares its data).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class Concat(Layer):
         self.axis = axis
         return [tuple(top)]
 
+    def joined_axis(self) -> int | None:
+        return self.axis if len(self.lp.bottom) > 1 else None
+
     def to_onnx(self, ctx: Any, bottoms: list[str], tops: list[str], blobs: list[np.ndarray]) -> None:
         if len(bottoms) == 1:
             ctx.identity(bottoms[0], tops[0])
@@ -61,14 +65,33 @@ class Concat(Layer):
             ctx.op("Concat", bottoms, tops[0], axis=self.axis)
 
     def forward(self, bottoms: list[np.ndarray], blobs: list[np.ndarray], run: RunContext) -> list[np.ndarray]:
-        """``np.concatenate``; past axis 0, one slice of the leading axis per task (`parallel_for`)."""
+        """The bottoms copied into their slices of the top (``run.into[0]`` when the executor made it,
+        skipping bottoms their producers already wrote there); past axis 0, one slice of the leading
+        axis per task (`parallel_for`)."""
         if len(bottoms) == 1:
             return [bottoms[0]]
         if self.axis == 0:
             return [np.concatenate(bottoms, axis=0)]
         shape = list(bottoms[0].shape)
         shape[self.axis] = sum(b.shape[self.axis] for b in bottoms)
-        top = np.empty(shape, dtype=np.result_type(*bottoms))
-        parallel_for(lambda i: np.concatenate([b[i] for b in bottoms], axis=self.axis - 1, out=top[i]),
-                     shape[0], top.size)
+        top = run.into[0] if run.into else None
+        if top is None:
+            top = np.empty(shape, dtype=np.result_type(*bottoms))
+        ends = np.cumsum([0, *(b.shape[self.axis] for b in bottoms)])
+        lead = (slice(None),) * self.axis
+        slots = [top[(*lead, slice(lo, hi))] for lo, hi in zip(ends[:-1], ends[1:], strict=True)]
+        moves = [(b, dst) for b, dst in zip(bottoms, slots, strict=True) if not _is_view_of(b, dst)]
+
+        def item(i: int) -> None:
+            for b, dst in moves:
+                np.copyto(dst[i], b[i])
+
+        if moves:
+            parallel_for(item, shape[0], sum(b.size for b, _ in moves))
         return [top]
+
+
+def _is_view_of(array: np.ndarray, view: np.ndarray) -> bool:
+    """`array` is exactly the memory of `view` (same start, shape and strides)."""
+    return (array.shape == view.shape and array.strides == view.strides and array.dtype == view.dtype
+            and array.__array_interface__["data"][0] == view.__array_interface__["data"][0])

@@ -61,6 +61,7 @@ class Convolution(Layer):
 
     num_bottoms = (1, None)
     num_tops = (1, None)
+    writes_into = True
     #: Deconvolution swaps the roles of input and output (Caffe's ``reverse_dimensions``).
     transposed: bool = False
 
@@ -146,10 +147,12 @@ class Convolution(Layer):
                 relu_into(y, slope, y)
 
         tops = []
-        for x, top_shape in zip(bottoms, self.top_shapes, strict=True):
-            lead = top_shape[: s.channel_axis]
-            x = np.asarray(x, dtype=run.dtype).reshape(math.prod(lead), s.channels, *x.shape[s.channel_axis + 1 :])
-            y = self.compute(x, weight, top_shape[s.channel_axis + 1 :], bias, then)
+        for j, (x, top_shape) in enumerate(zip(bottoms, self.top_shapes, strict=True)):
+            lead = math.prod(top_shape[: s.channel_axis])
+            x = np.asarray(x, dtype=run.dtype).reshape(lead, s.channels, *x.shape[s.channel_axis + 1 :])
+            into = run.into[j] if j < len(run.into) else None
+            into = None if into is None else into.reshape(lead, s.num_output, *top_shape[s.channel_axis + 1 :])
+            y = self.compute(x, weight, top_shape[s.channel_axis + 1 :], bias, then, into)
             tops.append(y.reshape(top_shape))
         return tops
 
@@ -173,10 +176,10 @@ class Convolution(Layer):
         return [weight.astype(dtype), bias.astype(dtype)]
 
     def compute(self, x: np.ndarray, weight: np.ndarray, out: Shape, bias: np.ndarray | None,
-                then: Then = None) -> np.ndarray:
+                then: Then = None, into: np.ndarray | None = None) -> np.ndarray:
         """``(num, C_in, *in)`` -> ``(num, C_out, *out)`` plus the bias per output channel, then ``then``
-        in place (fresh array)."""
-        return conv_nd(x, weight, self.parsed.geometry, self.parsed.group, tuple(out), bias, then)
+        in place (written into `into` when given, else a fresh array)."""
+        return conv_nd(x, weight, self.parsed.geometry, self.parsed.group, tuple(out), bias, then, into)
 
     def counts(self, bottom_shapes: list[Shape], top_shapes: list[Shape]) -> Counts:
         s = self.spec(tuple(bottom_shapes[0]))
@@ -210,10 +213,10 @@ def _nothing(y: np.ndarray) -> None:
 
 
 def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: Shape,
-            bias: np.ndarray | None = None, then: Then = None) -> np.ndarray:
+            bias: np.ndarray | None = None, then: Then = None, into: np.ndarray | None = None) -> np.ndarray:
     """Caffe's grouped, dilated N-d convolution: ``x (num, C_in, *in)``, ``weight (C_out, C_in/group,
-    *kernel)``, optional ``bias (C_out,)`` -> ``(num, C_out, *out)`` in ``x``'s dtype, then the in-place
-    map ``then`` (a folded ReLU). The GEMMs (and the bias and `then`, on each block while it is in
+    *kernel)``, optional ``bias (C_out,)`` -> ``(num, C_out, *out)`` in ``x``'s dtype (written into
+    `into`, an array of that shape, when given), then the in-place map ``then`` (a folded ReLU). The GEMMs (and the bias and `then`, on each block while it is in
     cache) run in parallel (`parallel_for`): one image per task, each with its own column buffer (K
     times the image), or for a single image over blocks of output channels or of output positions."""
     num, channels = x.shape[:2]
@@ -223,11 +226,11 @@ def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: S
         top = np.zeros((num, c_out, *out), dtype=x.dtype)
         return top if bias is None else top + bias.reshape(-1, *(1,) * len(out))
     if group == channels == c_out:
-        return depthwise(x, weight, geo, out, bias, then)
+        return depthwise(x, weight, geo, out, bias, then, into)
     k, positions = math.prod(geo.kernel), math.prod(out)
     w = weight.reshape(group, c_out // group, channels // group * k)
     b = None if bias is None else bias.reshape(group, c_out // group, 1)
-    top = np.empty((num, group, c_out // group, positions), dtype=x.dtype)
+    top = _new_or(into, (num, c_out, *out), x.dtype).reshape(num, group, c_out // group, positions)
     work = num * c_out * positions * (channels // group) * k // MACS_PER_PASS
     if num > 1:
         def image(i: int) -> None:
@@ -253,6 +256,11 @@ def conv_nd(x: np.ndarray, weight: np.ndarray, geo: Geometry, group: int, out: S
     return top.reshape(num, c_out, *out)
 
 
+def _new_or(into: np.ndarray | None, shape: Shape, dtype: Any) -> np.ndarray:
+    """`into` (the array the executor asked the top to be written into) or a new one of `shape`."""
+    return np.empty(shape, dtype=dtype) if into is None else into
+
+
 def _columns(x: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray:
     """Caffe's column buffer of images ``x``: ``(num, group, C_in/group * K, P)`` (the input itself for a
     1x1, stride-1, unpadded kernel: Caffe's ``is_1x1_``), copied from the windows a block of channels
@@ -269,15 +277,16 @@ def _columns(x: np.ndarray, geo: Geometry, group: int, out: Shape) -> np.ndarray
 
 
 def depthwise(x: np.ndarray, weight: np.ndarray, geo: Geometry, out: Shape,
-              bias: np.ndarray | None = None, then: Then = None) -> np.ndarray:
+              bias: np.ndarray | None = None, then: Then = None, into: np.ndarray | None = None) -> np.ndarray:
     """Depthwise conv of ``x (num, C, *in)``: the sum over kernel taps of each tap's shifted view
     times that tap's per-channel weight (one multiply-add pass per tap), every tap a contiguous slice
     of one phase plane of the padded input (`phase_shifts`), then the bias as the rows are cropped and
-    ``then`` in place; blocks of channels in parallel, each padded and summed on its own."""
+    ``then`` in place (into `into` when given); blocks of channels in parallel, each padded and summed
+    on its own."""
     num, channels = x.shape[:2]
     w = weight.reshape(channels, -1)
     b = np.zeros(channels, dtype=x.dtype) if bias is None else bias
-    top = np.empty((num, channels, *out), dtype=x.dtype)
+    top = _new_or(into, (num, channels, *out), x.dtype)
     spread = (1,) * len(out)
 
     def channel_block(c: slice) -> None:

@@ -33,9 +33,10 @@ class Deconvolution(Convolution):
     """Caffe's ``Deconvolution``: Convolution's parameters, transposed geometry and weight layout."""
 
     transposed = True
+    writes_into = False  # col2im makes its own top: `into` is never offered
 
     def compute(self, x: np.ndarray, weight: np.ndarray, out: Shape, bias: np.ndarray | None,
-                then: Then = None) -> np.ndarray:
+                then: Then = None, into: np.ndarray | None = None) -> np.ndarray:
         y = deconv_nd(x, weight, self.parsed.geometry, self.parsed.group, tuple(out))
         if bias is not None:
             y += bias.reshape(-1, *(1,) * (y.ndim - 2))
