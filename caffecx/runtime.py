@@ -30,6 +30,9 @@ Conventions (stated once):
   value of its own, and a pass that keeps it runs an unfolded executor instead (built on first use).
 * In-place layers may overwrite their bottom's array when no other live blob holds that memory
   (``RunContext.overwrite_bottom``); inputs fed by the caller and weights are never written.
+* Concat on axis 1: a bottom made by a convolution only for that Concat (in-place ReLU folded) is
+  written straight into its slice of the Concat's top (``RunContext.into``), so the Concat copies
+  nothing for it; kept, such a bottom is a view of that top.
 """
 
 from __future__ import annotations
