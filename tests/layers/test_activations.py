@@ -11,6 +11,7 @@ from layerkit import make, run, tops
 
 from caffecx.errors import ShapeError
 from caffecx.layers import Context, Counts
+from caffecx.layers.activations import relu_into
 
 SHAPE = (2, 6, 12, 12)
 N = 2 * 6 * 12 * 12
@@ -77,6 +78,24 @@ def test_relu_and_leaky_relu() -> None:
     assert neuron("ReLU").tolist() == [[0, 0, 0, 0], [0.25, 1, 2, 30]]
     leaky = neuron("ReLU", "relu_param { negative_slope: 0.5 }")
     assert leaky.tolist() == [[-1.5, -0.5, -0.125, 0], [0.25, 1, 2, 30]]
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 7, 7), (2, 40000), (40000 * 3 + 17,), (1, 960, 7, 7)])
+@pytest.mark.parametrize("slope", [0.0, 0.25])
+def test_relu_into_equals_the_scalar_rule_bit_for_bit(shape: tuple[int, ...], slope: float) -> None:
+    special = np.array([np.nan, -np.nan, -1, 2, -np.inf, np.inf, -0.0, 0.0, 1e-45, -1e-45], np.float32)
+    x = np.resize(special, math.prod(shape)).reshape(shape)
+    x.reshape(-1)[::7] = np.random.default_rng(2).standard_normal(x.size)[::7]
+    zero, s = np.float32(0), np.float32(slope)
+    want = np.maximum(x, zero) + s * np.minimum(x, zero) if slope else np.maximum(x, zero)
+    for view in (x, x[..., ::2]):  # contiguous, and strided
+        out = np.empty_like(view)
+        relu_into(view, s, out)
+        assert np.array_equal(out.view(np.int32), want[..., ::2].view(np.int32) if view is not x else
+                              want.view(np.int32))
+        inplace = view.copy()
+        relu_into(inplace, s, inplace)
+        assert np.array_equal(inplace.view(np.int32), out.view(np.int32))
 
 
 def test_prelu_slope_per_channel_axis_1_and_shared() -> None:
