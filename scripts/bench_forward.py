@@ -5,7 +5,9 @@ For each net of ../shared/corpus (ResNet-50 batch 1, GoogLeNet 10, SqueezeNet 1.
 MobileNet v1 and v2 1), weights come from `caffecx init` (Caffe's fillers, seeded); both peers load
 the same prototxt + caffemodel and run the same random input, in this process, taking turns (a pause for
 the previous peer's threads to stop spinning, an untimed pass, then a timed one);
-median of --runs timed passes. Outputs are compared (largest difference relative to the
+median of --runs timed passes; beside it the NumPy floor of the executor's design (`numpy_floor_ms`: the
+convolutions' bare depthwise passes and GEMMs alone, every buffer made beforehand) over onnxruntime's
+time, which says whether a target in ÷ onnxruntime can be reached at all. Outputs are compared (largest difference relative to the
 output's largest magnitude). Memory, in a child process of its own: the executor's peak (weights as
 cast + NumPy's peak allocation during a pass, by tracemalloc) against the floor it aims at (weights +
 the largest set of blobs alive at once). OpenCV's allocations are invisible to tracemalloc, and a
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -177,6 +180,58 @@ def live_floor_bytes(proto: Path, model: Path) -> int:
     return weights + peak
 
 
+def numpy_floor_ms(proto: Path, model: Path, runs: int) -> tuple[float, float]:
+    """(depthwise, GEMM) ms: the least this executor's design can spend in NumPy on the convolutions, with
+    every buffer made beforehand -- each depthwise layer's bare per-tap multiply and add passes over its
+    phase planes (`phase_shifts`; on one core), every other convolution's bare GEMMs over ready columns
+    (OpenBLAS's threads) -- and nothing else (no padding, im2col, bias, ReLU, pooling); best of ``runs``."""
+    from caffecx.graph import load_net
+    from caffecx.layers._windows import phase_shifts
+    from caffecx.plan import plan_net
+
+    rng = np.random.default_rng(0)
+    depthwise, gemms = [], []
+    for p in plan_net(load_net(proto, weights=model)).layers:
+        if p.type != "Convolution":
+            continue
+        geo, group = p.impl.parsed.geometry, p.impl.parsed.group
+        num, channels, c_out, out = p.bottom_shapes[0][0], p.bottom_shapes[0][1], p.top_shapes[0][1], p.top_shapes[0][2:]
+        x = rng.random(p.bottom_shapes[0], dtype=np.float32)
+        if group == channels == c_out:
+            flat, taps, length, _ = phase_shifts(x, out, geo.kernel, geo.stride, geo.pad, geo.dilation)
+            acc = np.empty((num, channels, length), np.float32)
+            depthwise.append((flat, taps, length, rng.random((channels, len(taps)), dtype=np.float32), acc,
+                              np.empty_like(acc)))
+        else:
+            k = int(np.prod(geo.kernel)) * channels // group
+            gemms.append((rng.random((group, c_out // group, k), dtype=np.float32),
+                          rng.random((num, group, k, int(np.prod(out))), dtype=np.float32),
+                          np.empty((num, group, c_out // group, int(np.prod(out))), np.float32)))
+
+    def taps_only() -> None:
+        for flat, taps, length, w, acc, tmp in depthwise:
+            for t, (phase, off) in enumerate(taps):
+                np.multiply(flat[..., phase, off:off + length], w[:, t:t + 1], out=tmp if t else acc)
+                if t:
+                    acc += tmp
+
+    def gemm_only() -> None:
+        for w, cols, y in gemms:
+            np.matmul(w, cols, out=y)
+
+    best = []
+    for fn in (taps_only, gemm_only):
+        fn()
+        best.append(min(_seconds(fn) for _ in range(runs)) * 1e3)
+    return best[0], best[1]
+
+
+def _seconds(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 CHILD = """
 import json, sys, tracemalloc
 import numpy as np
@@ -230,6 +285,8 @@ def main() -> None:
             row = {"net": name, "batch": batch, "caffecx_ms": ms["caffecx"], "opencv_ms": ms["opencv"],
                    "ratio": ms["caffecx"] / ms["opencv"], "ort_ms": ms["ort"], "ratio_vs_ort": ms["caffecx"] / ms["ort"],
                    "caffe_ms": CAFFE_MS.get(name), "max_rel_diff": rel, "ort_rel_diff": rel_ort}
+            row["floor_dw_ms"], row["floor_gemm_ms"] = numpy_floor_ms(proto, model, args.runs)
+            row["floor_vs_ort"] = (row["floor_dw_ms"] + row["floor_gemm_ms"]) / ms["ort"]
             if not args.no_memory:
                 row.update(floor_mb=live_floor_bytes(proto, model) / 2**20,
                            executor_peak_mb=executor_peak(proto, model, shape) / 2**20)
@@ -237,7 +294,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
     cols = ["net", "batch", "caffecx_ms", "opencv_ms", "ratio", "ort_ms", "ratio_vs_ort", "caffe_ms", "max_rel_diff",
-            "ort_rel_diff"]
+            "ort_rel_diff", "floor_dw_ms", "floor_gemm_ms", "floor_vs_ort"]
     if not args.no_memory:
         cols += ["floor_mb", "executor_peak_mb", "peak_vs_floor"]
     print(" | ".join(cols))
