@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import pytest
 from google.protobuf import text_format
-from paths import CORPUS, LENET, NETS
+from paths import CORPUS, LENET, NETS, REPO
 
 from caffecx.cli import main
 from caffecx.errors import UpgradeError
 from caffecx.io import read_net_text, read_solver
-from caffecx.io.upgrade import upgrade_net, upgrade_solver
+from caffecx.io.upgrade import (
+    upgrade_net,
+    upgrade_solver,
+    upgrade_v0_net,
+    upgrade_v0_padding_layers,
+    upgrade_v1_layer,
+    upgrade_v1_net,
+)
+from caffecx.layers import layer_class
 from caffecx.proto import caffe_pb2
 
 PROTO = CORPUS / "prototxt"
+CAFFE_TESTS = REPO / "tests" / "data" / "caffe_upgrade_tests"  # Caffe's test_upgrade_proto.cpp, as data
 
 
 def parse(path, msg=None):
@@ -134,3 +143,45 @@ def test_batchnorm_legacy_param_specs() -> None:
     text = 'layer { name: "bn" type: "BatchNorm" param { lr_mult: 1 } param { lr_mult: 1 } param { lr_mult: 1 } }'
     net, notes = upgrade_net(text_format.Parse(text, caffe_pb2.NetParameter()))
     assert [(p.lr_mult, p.decay_mult) for p in net.layer[0].param] == [(0, 0)] * 3 and notes
+
+
+@pytest.mark.parametrize(("test", "given", "wanted"), [
+    ("PaddingLayerUpgradeTest.TestSimple", "input_proto", "expected_output_proto"),
+    ("PaddingLayerUpgradeTest.TestTwoTops", "input_proto", "expected_output_proto"),
+    ("PaddingLayerUpgradeTest.TestImageNet", "input_proto", "expected_output_proto"),
+    ("NetUpgradeTest.TestSimple", "v0_proto", "expected_v1_proto"),
+    ("NetUpgradeTest.TestAllParams", "input_proto", "expected_output_proto"),
+    ("NetUpgradeTest.TestImageNet", "v0_proto", "expected_v1_proto"),
+    ("NetUpgradeTest.TestSimple", "expected_v1_proto", "expected_v2_proto"),
+    ("NetUpgradeTest.TestImageNet", "expected_v1_proto", "expected_v2_proto"),
+])
+def test_caffes_own_upgrade_tests(test: str, given: str, wanted: str) -> None:
+    """The input/expected pairs of Caffe's test_upgrade_proto.cpp through the function of the same name."""
+    net, expected = parse(CAFFE_TESTS / f"{test}.{given}.prototxt"), parse(CAFFE_TESTS / f"{test}.{wanted}.prototxt")
+    if test.startswith("Padding"):  # UpgradeV0PaddingLayers, and applied again it changes nothing
+        got = upgrade_v0_padding_layers(net)
+        assert got == expected and upgrade_v0_padding_layers(got) == got
+    elif given.startswith("expected_v1"):  # UpgradeV1Net
+        assert upgrade_v1_net(net) == expected
+    else:  # UpgradeV0Net
+        assert upgrade_v0_net(net)[0] == expected
+
+
+def test_every_v1_layer_type_upgrades_to_a_layer_caffecx_knows() -> None:
+    """Caffe's TestUpgradeV1LayerType: every V1 type but NONE names a registered V2 type."""
+    for name, number in caffe_pb2.V1LayerParameter.LayerType.items():
+        upgraded = upgrade_v1_layer(caffe_pb2.V1LayerParameter(type=number)).type
+        assert (upgraded == "") if name == "NONE" else (layer_class(upgraded) is not None), name
+
+
+@pytest.mark.parametrize(("old", "new"), [("SGD", "SGD"), ("ADAGRAD", "AdaGrad"), ("NESTEROV", "Nesterov"),
+                                          ("RMSPROP", "RMSProp"), ("ADADELTA", "AdaDelta"), ("ADAM", "Adam")])
+def test_caffes_own_solver_type_test(old: str, new: str) -> None:
+    """Caffe's SolverTypeUpgradeTest.TestSimple: the solver_type enum becomes the type string, nothing else moves."""
+    common = ("net: 'examples/mnist/lenet_train_test.prototxt' weights: 'examples/mnist/lenet_train_test1.caffemodel' "
+              "weights: 'examples/mnist/lenet_train_test2.caffemodel' test_iter: 100 test_interval: 500 base_lr: 0.01 "
+              "momentum: 0.0 weight_decay: 0.0005 lr_policy: 'inv' gamma: 0.0001 power: 0.75 display: 100 "
+              "max_iter: 10000 snapshot: 5000 snapshot_prefix: 'examples/mnist/lenet_rmsprop' solver_mode: GPU ")
+    given = text_format.Parse(common + f"solver_type: {old} ", caffe_pb2.SolverParameter())
+    expected = text_format.Parse(common + f"type: '{new}' ", caffe_pb2.SolverParameter())
+    assert upgrade_solver(given)[0] == expected
