@@ -21,7 +21,7 @@ from caffecx.layers import layer_class
 from caffecx.proto import caffe_pb2
 
 PROTO = CORPUS / "prototxt"
-CAFFE_TESTS = REPO / "tests" / "data" / "caffe_upgrade_tests"  # Caffe's test_upgrade_proto.cpp, as data
+CAFFE_TESTS = REPO / "tests" / "data" / "caffe_tests" / "upgrade"  # Caffe's test_upgrade_proto.cpp, as data
 
 
 def parse(path, msg=None):
