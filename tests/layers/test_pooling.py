@@ -245,3 +245,48 @@ def test_stochastic_pooling_is_refused() -> None:
     spp_layer = make('name: "s" type: "SPP" bottom: "x" top: "t" spp_param { pyramid_height: 2 pool: STOCHASTIC }')
     spp_layer.setup([(1, 1, 4, 4)], Context())
     assert "STOCHASTIC" in spp_layer.forward_refusal()
+
+
+# Caffe's own test_pooling_layer.cpp: its active forward cases, inputs and EXPECT values as it states them
+MAGIC6 = [35, 1, 6, 26, 19, 24, 3, 32, 7, 21, 23, 25, 31, 9, 2, 22, 27, 20, 8, 28, 33, 17, 10, 15, 30, 5, 34, 12,
+          14, 16, 4, 36, 29, 13, 18, 11]  # MATLAB's magic(6), as Caffe's test fills it
+
+
+@pytest.mark.parametrize(("kernel", "size", "given", "want", "want_mask"), [
+    ((2, 2), (3, 5), [1, 2, 5, 2, 3, 9, 4, 1, 4, 8, 1, 2, 5, 2, 3],  # TestForwardSquare
+     [9, 5, 5, 8, 9, 5, 5, 8], [5, 2, 2, 9, 5, 12, 12, 9]),
+    ((3, 2), (6, 6), MAGIC6,  # TestForwardRectHigh
+     [35, 32, 26, 27, 27, 32, 33, 33, 27, 27, 31, 34, 34, 27, 27, 36, 36, 34, 18, 18],
+     [0, 7, 3, 16, 16, 7, 20, 20, 16, 16, 12, 26, 26, 16, 16, 31, 31, 26, 34, 34]),
+    ((2, 3), (6, 6), MAGIC6,  # TestForwardRectWide
+     [35, 32, 26, 26, 32, 32, 27, 27, 33, 33, 33, 27, 34, 34, 34, 17, 36, 36, 34, 18],
+     [0, 7, 3, 3, 7, 7, 16, 16, 20, 20, 20, 16, 26, 26, 26, 21, 31, 31, 26, 34]),
+])
+def test_caffes_own_max_pooling_cases(kernel: tuple[int, int], size: tuple[int, int], given: list[int],
+                                      want: list[int], want_mask: list[int]) -> None:
+    """TestForwardMax / TestForwardMaxTopMask: 2 images x 2 channels of the same plane, stride 1."""
+    x = np.tile(np.array(given, dtype=np.float32).reshape(size), (2, 2, 1, 1))
+    top, mask = pool_run(f"pool: MAX kernel_h: {kernel[0]} kernel_w: {kernel[1]}", x, tops=2)
+    (only,) = pool_run(f"pool: MAX kernel_h: {kernel[0]} kernel_w: {kernel[1]}", x)
+    out_size = (size[0] - kernel[0] + 1, size[1] - kernel[1] + 1)
+    for got in (top, only):
+        np.testing.assert_array_equal(got, np.tile(np.array(want, np.float32).reshape(out_size), (2, 2, 1, 1)))
+    np.testing.assert_array_equal(mask, np.tile(np.array(want_mask, np.float32).reshape(out_size), (2, 2, 1, 1)))
+
+
+def test_caffes_own_ave_pooling_case() -> None:
+    """TestForwardAve: a 3x3 plane of 2s, kernel 3, stride 1, pad 1: the padding counts in the divisor."""
+    (top,) = pool_run("pool: AVE kernel_size: 3 stride: 1 pad: 1", np.full((1, 1, 3, 3), 2, dtype=np.float32))
+    corner, edge = 8 / 9, 4 / 3
+    np.testing.assert_allclose(top[0, 0], [[corner, edge, corner], [edge, 2, edge], [corner, edge, corner]],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize(("params", "want"), [
+    ("kernel_size: 3 stride: 2", (3, 2)),  # TestSetup
+    ("kernel_size: 3 stride: 2 pad: 1 pool: AVE", (4, 3)),  # TestSetupPadded
+    ("global_pooling: true pool: AVE", (1, 1)),  # TestSetupGlobalPooling
+])
+def test_caffes_own_pooling_setup_cases(params: str, want: tuple[int, int]) -> None:
+    """Caffe's set-up tests, on their fixture's 2x3x6x5 bottom."""
+    assert shape(params, (2, 3, 6, 5)) == (2, 3, *want)
