@@ -251,6 +251,13 @@ def test_scale_with_param_and_bias() -> None:
 
 
 # -- value placement: slice, concat, tile, crop, flatten, reshape ----------------------------------------
+def test_split_copies_the_bottom_to_each_top() -> None:
+    """test_split_layer.cpp Test: a 2x3x6x5 Gaussian, two tops equal to it."""
+    x = gaussian(2, 3, 6, 5)
+    for top in layer("Split", "", x, tops=2):
+        np.testing.assert_array_equal(top, x)
+
+
 @pytest.mark.parametrize(("params", "tops", "pieces"), [
     pytest.param("", 1, [np.s_[:]], id="TestTrivialSlice"),
     pytest.param("slice_param { axis: 0 }", 2, [np.s_[:3], np.s_[3:]], id="TestSliceAcrossNum"),

@@ -1,4 +1,5 @@
-"""Caffe's own forward checks for Convolution, Deconvolution and Im2col (src/caffe/test/test_*_layer.cpp).
+"""Caffe's own forward checks for Convolution, Deconvolution, Im2col and InnerProduct
+(src/caffe/test/test_*_layer.cpp).
 
 Caffe fills its bottoms and weights with seeded Gaussian fillers we cannot reproduce: each case keeps
 the test's parameters and blob shapes, draws its own seeded NumPy values and checks the rule the test
@@ -99,3 +100,25 @@ def test_im2col_top_left_block(params: str, shape: tuple[int, ...], kernel: tupl
     for c in range(shape[1] * kh * kw):
         want = x[0, c // (kh * kw), dilation * ((c // kw) % kh), dilation * (c % kw)]
         assert top[0, c, 0, 0] == want
+
+
+# test_inner_product_layer.cpp: uniform [0, 1] bottoms and weights, biases uniform [1, 2], 10 outputs
+@pytest.mark.parametrize("shape", [pytest.param((2, 3, 4, 5), id="TestForward"),
+                                   pytest.param((1, 2, 3, 4), id="TestForwardNoBatch")])
+def test_inner_product_of_non_negatives_is_at_least_the_bias(shape: tuple[int, ...]) -> None:
+    x = RNG.uniform(0, 1, shape)
+    w, b = RNG.uniform(0, 1, (10, int(np.prod(shape[1:])))), RNG.uniform(1, 2, 10)
+    (top,) = run('name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param { num_output: 10 }',
+                 x, blobs=[w, b])
+    assert top.shape == (shape[0], 10) and (top >= 1).all()
+
+
+def test_inner_product_transpose_with_the_transposed_weights() -> None:
+    """TestForwardTranspose: transpose: true with the (10, 60) weights stored transposed gives the same top
+    (EXPECT_FLOAT_EQ)."""
+    x = RNG.uniform(0, 1, (2, 3, 4, 5))
+    w, b = RNG.uniform(0, 1, (10, 60)), RNG.uniform(1, 2, 10)
+    text = 'name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param {{ num_output: 10 {} }}'
+    (plain,) = run(text.format(""), x, blobs=[w, b])
+    (transposed,) = run(text.format("transpose: true"), x, blobs=[w.T.copy(), b])
+    np.testing.assert_array_max_ulp(transposed, plain, maxulp=4)

@@ -1,6 +1,7 @@
 """Caffe's own forward checks for the element-wise and normalising layers: test_neuron_layer.cpp,
-test_threshold_layer.cpp, test_power_layer.cpp, test_softmax_layer.cpp, test_mvn_layer.cpp and
-test_lrn_layer.cpp (src/caffe/test/).
+test_threshold_layer.cpp, test_tanh_layer.cpp, test_power_layer.cpp, test_softmax_layer.cpp,
+test_mvn_layer.cpp, test_batch_norm_layer.cpp, test_lrn_layer.cpp and test_maxpool_dropout_layers.cpp
+(src/caffe/test/).
 
 Caffe fills each fixture's bottom with a seeded Gaussian we cannot reproduce: each case keeps the
 fixture's shape, draws its own seeded NumPy Gaussian and checks the rule (or reference) the test checks,
@@ -200,3 +201,36 @@ def test_lrn_against_caffes_reference(params: str, size: int, across: bool) -> N
     x = gaussian((2, 7, 3, 3))
     (top,) = run(f'name: "l" type: "LRN" bottom: "x" top: "y" {params}', x)
     np.testing.assert_allclose(top, reference_lrn(x, size, 1.0, 0.75, across), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("std", [pytest.param(1.0, id="TestTanH"), pytest.param(10000.0, id="TestTanHOverflow")])
+def test_tanh_against_the_naive_formula(std: float) -> None:
+    """test_tanh_layer.cpp: a 2x3x4x5 Gaussian of std 1 or 10000: (e^2x - 1) / (e^2x + 1), +-1 beyond |x| > 40,
+    within max(|want| 1e-4, 1e-5) (the overflow case fails if tanh overflows)."""
+    x = gaussian(NEURON_SHAPE) * np.float32(std)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        naive = np.expm1(2 * x64) / (np.exp(2 * x64) + 1)
+    want = np.where(x64 < -40, -1.0, np.where(x64 > 40, 1.0, naive))
+    top = neuron("TanH", "", x)
+    assert (np.abs(top - want) <= np.maximum(np.abs(want) * 1e-4, 1e-5)).all()
+
+
+def test_batch_norm_train_normalises_each_channel() -> None:
+    """test_batch_norm_layer.cpp TestForward (TRAIN: batch statistics): a 5x2x3x4 Gaussian; per channel, over
+    num, height and width, mean 0 and mean square 1 within 1e-3."""
+    x = gaussian((5, 2, 3, 4)) * 2 + 0.5
+    blobs = [np.zeros(2), np.zeros(2), np.zeros(1)]
+    (top,) = run('name: "b" type: "BatchNorm" bottom: "x" top: "y"', x, blobs=blobs, phase="TRAIN")
+    np.testing.assert_allclose(top.mean(axis=(0, 2, 3)), 0, atol=1e-3)
+    np.testing.assert_allclose((top.astype(np.float64) ** 2).mean(axis=(0, 2, 3)), 1, atol=1e-3)
+
+
+def test_max_pooling_then_dropout_of_ones() -> None:
+    """test_maxpool_dropout_layers.cpp TestForward: max pooling (kernel 3, stride 2) of 2x3x6x5 ones sums to its
+    count; an in-place TRAIN Dropout after it (ratio 0.5) sums to between 0 and count x 2."""
+    (pooled,) = run('name: "p" type: "Pooling" bottom: "x" top: "y" pooling_param { kernel_size: 3 stride: 2 }',
+                    np.ones((2, 3, 6, 5), np.float32))
+    assert pooled.sum() == pooled.size
+    dropped = neuron("Dropout", "", pooled, phase="TRAIN", seed=1703)
+    assert 0 <= dropped.sum() <= pooled.size * 2
