@@ -330,6 +330,20 @@ def upgrade_net_batchnorm(net: Any) -> Any:
     return out
 
 
+#: UpgradeNetAsNeeded's steps after V0, in Caffe's order: (needed?, upgrade, what its two log lines name,
+#: the success line's closing full stop)
+_NET_STEPS = (
+    (net_needs_data_upgrade, upgrade_data_transformation, "{} specified using deprecated transformation parameters",
+     "{} specified using deprecated data transformation parameters."),
+    (net_needs_v1_to_v2, upgrade_v1_net, "{} specified using deprecated V1LayerParameter",
+     "{} specified using deprecated V1LayerParameter"),
+    (net_needs_input_upgrade, upgrade_net_input, "{} specified using deprecated input fields",
+     "{} specified using deprecated input fields."),
+    (net_needs_batchnorm_upgrade, upgrade_net_batchnorm, "batch norm layers using deprecated params",
+     "batch norm layers using deprecated params."),
+)
+
+
 def upgrade_net(net: Any, source: str = "") -> tuple[Any, list[str]]:
     """Caffe's UpgradeNetAsNeeded: (upgraded copy, the notes Caffe logs). An up-to-date net gives no notes."""
     notes: list[str] = []
@@ -341,22 +355,11 @@ def upgrade_net(net: Any, source: str = "") -> tuple[Any, list[str]]:
         notes += problems
         notes.append("Successfully upgraded file specified using deprecated V0LayerParameter" if not problems
                      else "Warning: had one or more problems upgrading V0NetParameter to NetParameter (see above)")
-    if net_needs_data_upgrade(out):
-        notes.append(f"Attempting to upgrade input file specified using deprecated transformation parameters{where}")
-        out = upgrade_data_transformation(out)
-        notes.append("Successfully upgraded file specified using deprecated data transformation parameters.")
-    if net_needs_v1_to_v2(out):
-        notes.append(f"Attempting to upgrade input file specified using deprecated V1LayerParameter{where}")
-        out = upgrade_v1_net(out)
-        notes.append("Successfully upgraded file specified using deprecated V1LayerParameter")
-    if net_needs_input_upgrade(out):
-        notes.append(f"Attempting to upgrade input file specified using deprecated input fields{where}")
-        out = upgrade_net_input(out)
-        notes.append("Successfully upgraded file specified using deprecated input fields.")
-    if net_needs_batchnorm_upgrade(out):
-        notes.append(f"Attempting to upgrade batch norm layers using deprecated params{where}")
-        out = upgrade_net_batchnorm(out)
-        notes.append("Successfully upgraded batch norm layers using deprecated params.")
+    for needed, upgrade, attempting, succeeded in _NET_STEPS:
+        if needed(out):
+            notes.append(f"Attempting to upgrade {attempting.format('input file')}{where}")
+            out = upgrade(out)
+            notes.append(f"Successfully upgraded {succeeded.format('file')}")
     if out is net:
         out = caffe_pb2.NetParameter()
         out.CopyFrom(net)
