@@ -112,12 +112,20 @@ def _log_row(row: dict[str, Any], path: Path) -> None:
         row["status"], row["detail"] = "fatal in log", f"{row['detail']}; {log.fatal}"
     if s["nets"]:
         checked = check_log(log)
-        bad = sum(r.status != "match" for r in checked.rows)
-        errors = [f"{n.label} not checked: {n.error}" for n in checked.nets if n.error]
         row["detail"] += "; check: " + ("every set-up line matched" if checked.ok else
-                                        "; ".join([f"{bad} mismatch(es)"] * bool(bad) + errors))
-        if bad and row["status"] == "ok":
-            row["status"] = "check mismatch"
+                                        "; ".join(_net_verdict(n) for n in checked.nets if not n.ok))
+        if row["status"] == "ok" and not checked.ok:
+            row["status"] = "check mismatch" if any(n.disagrees for n in checked.nets) else "check incomplete"
+
+
+def _net_verdict(net: Any) -> str:
+    """One net's `check` verdict for the audit: its mismatching rows, what was left unchecked, or why it
+    could not be checked (`caffecx.check.NetCheck`)."""
+    mismatches = sum(r.status == "mismatch" for r in net.rows)
+    unchecked = [f"{r.log_value} {r.quantity} ({r.analyzer_value})" if r.quantity == "layers not checked"
+                 else f"{r.layer} {r.quantity}" for r in net.rows if r.status == "unknown"]
+    parts = [f"{mismatches} mismatch(es)"] * bool(mismatches) + unchecked + [f"not checked: {net.error}"] * bool(net.error)
+    return f"{net.label} {net.verdict}: " + ", ".join(parts)
 
 
 def _mean_row(row: dict[str, Any], path: Path) -> None:

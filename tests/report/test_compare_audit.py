@@ -55,6 +55,9 @@ def test_audit_of_the_corpus(tmp_path, capsys) -> None:
     assert (ssd_train["phase"], ssd_train["status"], ssd_train["assumed"]) == ("TRAIN", "ok", "data=24,3,300,300")
     assert ssd_train["macs"] == "27563500032"  # 24 x 1,148,479,168
     assert by["logs/caffenet-benchmark__colorspace__LAB.log"]["status"] == "fatal in log"
+    resnet56 = by["logs/caffenet-benchmark__contrib__resnet50__ResNet-56_BN_ReLU_wd_0001.log"]
+    assert resnet56["status"] == "check incomplete"  # glog cut its echoes: nothing disagrees, 72 layers unchecked
+    assert "TRAIN INCOMPLETE: 72 layers not checked (glog cut the net's echo at 30000 bytes" in resnet56["detail"]
     assert by["NOTES.md"]["status"] == "skipped"
     page = (out / "index.html").read_text()
     assert page.count("<tr>") == len(rows) + 1
@@ -69,10 +72,15 @@ def test_audit_survives_bad_files_and_links_reports(tmp_path, capsys) -> None:
     (src / "broken.prototxt").write_text("layer { name: 'x' type: \n")
     (src / "junk.caffemodel").write_bytes(b"\x00\xff" * 10)
     (src / "<b>.log").write_text("not a log\n")
+    real = (REPO / "logs" / "lenet_train.log").read_text()
+    (src / "lenet_tampered.log").write_text(real.replace("Top shape: 64 20 24 24 (737280)",
+                                                         "Top shape: 64 20 25 25 (800000)", 1))
     out = tmp_path / "out"
     assert main(["audit", str(src), "-o", str(out)]) == 0
     rows = {r["path"]: r for r in csv.DictReader((out / "audit.csv").open())}
-    assert set(rows) == {"good.prototxt", "broken.prototxt", "junk.caffemodel", "<b>.log"}
+    assert set(rows) == {"good.prototxt", "broken.prototxt", "junk.caffemodel", "<b>.log", "lenet_tampered.log"}
+    tampered = rows["lenet_tampered.log"]
+    assert tampered["status"] == "check mismatch" and "TRAIN MISMATCH: 1 mismatch(es)" in tampered["detail"]
     assert rows["broken.prototxt"]["status"] == "error" and "broken.prototxt:" in rows["broken.prototxt"]["detail"]
     assert rows["junk.caffemodel"]["status"] in ("error", "crash")
     assert rows["good.prototxt"]["status"] == "ok" and rows["good.prototxt"]["macs"] == "146752000"  # 64 x 2,293,000
