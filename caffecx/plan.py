@@ -81,11 +81,12 @@ class Plan:
         raise KeyError(name)
 
     def init_weights(self, seed: int = 0, dtype: Any = np.float32) -> dict[str, list[np.ndarray]]:
-        """Every planned layer's declared blobs (``param_blobs``) filled from their ``filler`` (`caffecx.fillers`),
-        by layer name.
+        """The declared blobs (``param_blobs``) of every planned layer without loaded weights, filled from
+        their ``filler`` (`caffecx.fillers`), by layer name (empty when every layer has its weights).
 
-        Deterministic: the same seed gives the same arrays; each blob draws from its own generator
-        (`caffecx.fillers.layer_rng`). A filler Caffe would refuse raises a located error naming the layer.
+        Deterministic: the same seed gives the same arrays, whatever other layers were loaded; each blob
+        draws from its own generator (`caffecx.fillers.layer_rng`). A filler Caffe would refuse raises a
+        located error naming the layer.
         """
         out: dict[str, list[np.ndarray]] = {}
         seen: dict[str, int] = {}
@@ -94,6 +95,8 @@ class Plan:
                 continue
             occurrence = seen.get(planned.name, 0)
             seen[planned.name] = occurrence + 1
+            if planned.weights:
+                continue
             arrays = []
             for i, blob in enumerate(planned.param_blobs):
                 try:

@@ -360,10 +360,7 @@ def build_executor(plan: Plan, *, dtype: Any = np.float32, seed: int = 0, fold: 
         why = _refusal(planned)
         if why:
             raise planned.locate(CaffecxError(f"cannot run: {why}"), path)
-    missing = [p for p in plan.layers if p.param_blobs and not p.weights]
-    filled: dict[str, list[np.ndarray]] = {}
-    if missing:
-        filled = plan.init_weights(seed)
+    filled = plan.init_weights(seed)
     weights = [_layer_weights(p, filled, dtype, path) for p in plan.layers]
     folded, hidden = _fold_affine_chains(plan, weights) if fold else (set(), set())
     last_use: dict[str, int] = {}

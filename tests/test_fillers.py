@@ -129,3 +129,8 @@ def test_init_weights_shapes_and_determinism() -> None:
                         'convolution_param { num_output: 2 kernel_size: 1 } }\nlayer { name: "conv1"')
     c = plan_net(load_net(extra)).init_weights(7)
     assert all(np.array_equal(x, y) for x, y in zip(a["ip"], c["ip"], strict=True))
+    # a layer with loaded weights is not filled, and the others keep their values
+    loaded = load_net(NET)
+    loaded.layer("conv1").blobs = [np.ones(s.shape, np.float32) for s in plan.layer("conv1").param_blobs]
+    d = plan_net(loaded).init_weights(7)
+    assert list(d) == ["ip"] and all(np.array_equal(x, y) for x, y in zip(a["ip"], d["ip"], strict=True))

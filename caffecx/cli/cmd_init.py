@@ -59,8 +59,7 @@ def initial_caffemodel(plan: Plan, seed: int = 0) -> tuple[bytes, int, int, int]
             raise planned.locate(ShapeError(f"{why}: its blobs cannot be known, so no weights can be "
                                             "written (pass --input-shape for a data source caffecx "
                                             "cannot read)"), plan.net.path)
-    missing = [p for p in plan.layers if p.param_blobs and not p.weights]
-    fills = plan.init_weights(seed) if missing else {}
+    fills = plan.init_weights(seed)
     layers = []
     filled = kept = values = 0
     for planned in plan.layers:

@@ -170,9 +170,7 @@ def _layer_arrays(plan: Plan, chosen: Selection, seed: int) -> dict[int, list[np
     """Each chosen layer's blobs as float32, loaded or filled (the executor's rule, reused)."""
     from caffecx.runtime import _layer_weights
 
-    filled: dict[str, list[np.ndarray]] = {}
-    if any(p.param_blobs and not p.weights for p in chosen.layers):
-        filled = plan.init_weights(seed)
+    filled = plan.init_weights(seed)
     return {id(p): _layer_weights(p, filled, np.float32, plan.net.path) for p in chosen.layers}
 
 
