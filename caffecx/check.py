@@ -239,7 +239,7 @@ def _build(net_log: NetLog, net_file: _NetFile | None, log_path: str | None, pha
     from caffecx.io.upgrade import upgrade_net
 
     upgraded, notes = upgrade_net(echo)
-    return load_net(NetText(upgraded, None, [], list(notes), []), phase=phase, stages=stages, level=level), cut
+    return load_net(NetText(upgraded, None, notes=list(notes)), phase=phase, stages=stages, level=level), cut
 
 
 def _more_input(net_log: NetLog) -> str:
@@ -476,7 +476,7 @@ def check_log(
     net_path = None if net is None else os.fspath(net)
     wanted = [n for n in parsed.net_logs if n.layers and (phase is None or n.phase == phase)]
     net_file = None if net_path is None else _NetFile(net_path)
-    for p in sorted({n.phase or "TEST" for n in wanted}) or ["TEST"]:
+    for p in sorted({_phase(n) for n in wanted}) or ["TEST"]:
         if net_file is not None:
             net_file.text(p)  # a NET that cannot be read is bad input, raised before anything is compared
     base_dirs = [Path.cwd()]
@@ -526,7 +526,7 @@ def _check_net(parsed: CaffeLog, net_log: NetLog, net_file: _NetFile | None, bas
         if inner is None:
             built, cut = _build(net_log, net_file, parsed.path, phase)
         else:
-            built, cut = load_net(NetText(inner, None, [], [], []), phase=phase), False
+            built, cut = load_net(NetText(inner, None), phase=phase), False
         result = _analyze(built, net_log, base_dirs, input_shapes)
     except NeedsInput as err:
         check.error, check.bad_input = str(err), True

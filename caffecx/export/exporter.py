@@ -223,7 +223,7 @@ def _translate_inner(ctx: OnnxContext, inner: InnerNet, bottoms: list[str], tops
                            "ONNX: no dynamic batch")
     from caffecx.io.reader import NetText
 
-    sub = plan_net(load_net(NetText(inner.param, None, [], [], []), phase="TEST"))
+    sub = plan_net(load_net(NetText(inner.param, None), phase="TEST"))
     if sub.error is not None:
         raise CaffecxError(f"its inner net cannot be set up: {sub.error.message}")
     chosen = select_layers(sub, inner.outputs)
