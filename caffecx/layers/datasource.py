@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from caffecx.errors import ShapeError
+from caffecx.errors import CaffecxError, ShapeError
 from caffecx.layers.base import Context, Layer, Shape
 
 _BATCH_PARAMS = ("data_param", "image_data_param", "hdf5_data_param", "window_data_param", "memory_data_param")
@@ -73,7 +73,6 @@ def mean_blob(layer: Layer, path: Path, what: str = "mean file") -> np.ndarray:
     """A mean file (any binaryproto BlobProto named by a prototxt, e.g. an infogain matrix, with `what`)
     as an array: a regular file of bounded size, every read or decode failure a located error naming
     the file, never its content."""
-    from caffecx.errors import CaffecxError
     from caffecx.io.reader import blob_to_array, parse_binary
     from caffecx.proto import caffe_pb2
 
@@ -88,8 +87,6 @@ def mean_blob(layer: Layer, path: Path, what: str = "mean file") -> np.ndarray:
 
 def _mean_file_shape(layer: Layer, ctx: Context) -> tuple[int, int, int] | None:
     """(C, H, W) of the transform's mean file when it is present and readable, else None."""
-    from caffecx.errors import CaffecxError
-
     tp = layer.lp.transform_param
     if not (layer.lp.HasField("transform_param") and tp.HasField("mean_file")):
         return None

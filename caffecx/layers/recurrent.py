@@ -99,15 +99,8 @@ class Recurrent(Layer):
         return [(t, n, h)] + [(1, n, h)] * (self.num_tops[0] - 1)
 
     def inner_net(self, bottom_shapes: list[Shape]) -> InnerNet:
-        """Caffe's unrolled net (`unrolled_net`). Bottoms: ``x``, ``cont``, [``x_static``], then with
-        ``expose_hidden`` the recurrent inputs (h_0 [, c_0]); tops: the output, then with ``expose_hidden``
-        the recurrent outputs (h_T [, c_T]). Unexposed, the state starts at zero: Caffe's first pass."""
-        t = int(bottom_shapes[0][0])
-        exposed = self.lp.recurrent_param.expose_hidden
-        states = ["h_0", "c_0"][: self.num_states] if exposed else []
-        finals = [f"h_{t}", "c_T"][: self.num_states] if exposed else []
-        inputs = ["x", "cont"] + ["x_static"] * (len(bottom_shapes) > 2 + len(states)) + states
-        return InnerNet(unrolled_net(self.lp, bottom_shapes), inputs, ["h" if self.num_states == 2 else "o", *finals])
+        """Caffe's unrolled net (`unrolled_net`)."""
+        return unrolled_net(self.lp, bottom_shapes)
 
     def fillers(self) -> tuple[Any, Any]:
         """(weight filler, bias filler) of every unrolled InnerProduct."""
@@ -365,12 +358,14 @@ def _step(net: Any, kind: str, t: int, ips: tuple[Any, Any], w: str, static: boo
     return f"o_{t}"
 
 
-def unrolled_net(lp: Any, bottom_shapes: list[Shape]) -> Any:
-    """The NetParameter Caffe's RecurrentLayer sets up inside an ``LSTM`` / ``RNN`` layer ``lp`` with these
-    bottoms (RecurrentLayer::LayerSetUp and the type's FillUnrolledNet): the layers of each of the T
-    timesteps between a common head and the output Concat (LSTM: then a Split of c_T, unnamed), every
-    name prefixed with ``<layer name>_``, then a ``<output>_pseudoloss`` Reduction (loss weight 1) per
-    output. It has no state: Net::Init sets it up in TEST, Caffe's default phase."""
+def unrolled_net(lp: Any, bottom_shapes: list[Shape]) -> InnerNet:
+    """The net Caffe's RecurrentLayer sets up inside an ``LSTM`` / ``RNN`` layer ``lp`` with these bottoms
+    (RecurrentLayer::LayerSetUp and the type's FillUnrolledNet): the layers of each of the T timesteps
+    between a common head and the output Concat (LSTM: then a Split of c_T, unnamed), every name prefixed
+    with ``<layer name>_``, then a ``<output>_pseudoloss`` Reduction (loss weight 1) per output. It has no
+    state: Net::Init sets it up in TEST, Caffe's default phase. Bound to the layer: its bottoms are ``x``,
+    ``cont``, [``x_static``], then with ``expose_hidden`` h_0 [, c_0]; its tops the output, then with
+    ``expose_hidden`` h_T [, c_T]. Unexposed, the state starts at zero: Caffe's first pass."""
     from caffecx.proto import caffe_pb2
 
     lstm = lp.type == "LSTM"
@@ -394,4 +389,7 @@ def unrolled_net(lp: Any, bottom_shapes: list[Shape]) -> Any:
             layer.name = f"{lp.name}_{layer.name}"
     loss = _add(net, "Reduction", f"{out}_pseudoloss", [out], [f"{out}_pseudoloss"])
     loss.loss_weight.append(1)
-    return net
+    exposed = lp.recurrent_param.expose_hidden
+    states = (["h_0", "c_0"] if lstm else ["h_0"]) if exposed else []
+    finals = ([f"h_{t_steps}", "c_T"] if lstm else [f"h_{t_steps}"]) if exposed else []
+    return InnerNet(net, ["x", "cont"] + ["x_static"] * static + states, [out, *finals])
