@@ -5,14 +5,12 @@
 * `roofline_rows`: per layer, FLOPs (the analyzer's), bytes moved (bottoms + tops + stored params, 4 bytes
   each), intensity = FLOPs / byte, and the roofline's predicted time ``max(FLOPs / peak, bytes / bandwidth)``;
   beside it the measured time (``caffecx.bench.bench_plan``) and Caffe's (a ``caffe time`` log) when given.
-* `caffe_time_table`: the per-layer ``forward: X ms`` lines of a ``caffe time`` log (``parse_log(...).timing``
-  when the log parser has that table).
+* `caffe_time_table`: the per-layer ``forward: X ms`` lines of a ``caffe time`` log (``parse_log(...).timing``).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -96,11 +94,9 @@ def roofline_rows(result: Analysis, machine: Machine | None, measured_ms: dict[s
     return rows
 
 
-_FORWARD = re.compile(r"\]\s+(\S+)\s+forward: ([0-9.eE+-]+) ms")
-
-
 def caffe_time_table(path: str | os.PathLike[str]) -> dict[str, float]:
-    """Layer name -> Caffe's average forward ms from a ``caffe time`` log (the last benchmark in it)."""
+    """Layer name -> Caffe's average forward ms from a ``caffe time`` log: the forward rows of the log's
+    ``timing`` table (`caffecx.logs.parse_log`) in its last run that has any (the last benchmark)."""
     from caffecx.logs import parse_log
 
     if not isinstance(path, (str, os.PathLike)):
@@ -108,23 +104,12 @@ def caffe_time_table(path: str | os.PathLike[str]) -> dict[str, float]:
     if not Path(path).is_file():  # a FIFO or a device is never opened
         raise CaffecxError("is not a regular file (the caffe time log)" if Path(path).exists() else
                            "no such file (the caffe time log)", path=str(path))
-    timing = getattr(parse_log(path), "timing", None)
-    if timing is not None and len(timing) and {"layer", "forward_ms"} <= set(timing.columns):
-        return {str(k): float(v) for k, v in zip(timing["layer"], timing["forward_ms"], strict=True)}
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError as err:
-        raise CaffecxError(f"cannot read the caffe time log: {err.strerror}", path=str(path)) from None
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if "Average time per layer" in line:
-            out = {}
-        m = _FORWARD.search(line)
-        if m:
-            out[m.group(1)] = float(m.group(2))
-    if not out:
+    timing = parse_log(path).timing
+    forward = timing[(timing["direction"] == "forward") & timing["layer"].notna()]
+    if not len(forward):
         raise CaffecxError("no per-layer 'forward: X ms' lines (not a `caffe time` log?)", path=str(path))
-    return out
+    last = forward[forward["run"] == forward["run"].max()]
+    return {str(k): float(v) for k, v in zip(last["layer"], last["ms"], strict=True)}
 
 
 def roofline_figure(rows: list[dict[str, Any]], machine: Machine) -> Figure:

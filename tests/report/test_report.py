@@ -124,6 +124,19 @@ def test_roofline_with_machine_peaks_and_caffe_times() -> None:
     assert "roofline.svg" in report.figures
 
 
+def test_caffe_times_are_the_last_benchmarks_and_a_training_log_has_none(tmp_path) -> None:
+    from caffecx.errors import CaffecxError
+    from caffecx.report.roofline import caffe_time_table
+
+    real = (LENET / "lenet_time.log").read_text()
+    twice = tmp_path / "two_benchmarks.log"  # a second `caffe time` appended: its times are the ones taken
+    twice.write_text(real + real.replace("conv1\tforward: 1.347 ms.", "conv1\tforward: 2.5 ms."))
+    caffe = caffe_time_table(twice)
+    assert caffe["conv1"] == 2.5 and caffe["pool1"] == 4.1822 and len(caffe) == 9
+    with pytest.raises(CaffecxError, match="no per-layer 'forward: X ms' lines"):
+        caffe_time_table(LENET / "lenet_train.log")
+
+
 def test_bench_machine_json(capsys) -> None:
     import json
 
