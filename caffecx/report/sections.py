@@ -112,9 +112,8 @@ def _forward(report: Report) -> Section | None:
 def sections(report: Report) -> list[Section]:
     """The report's sections, in order; those without content left out."""
     parts: list[Section | None] = [_summary(report), _layers(report), _groups(report), *_figures(report),
-                                   log_section(report), check_section(report, Table),
-                                   weights_section(report, Table), _forward(report),
-                                   roofline_section(report, Table, Figure)]
+                                   log_section(report), check_section(report), weights_section(report),
+                                   _forward(report), roofline_section(report)]
     return [s for s in parts if s is not None and s.items]
 
 
@@ -125,12 +124,12 @@ WEIGHT_COLUMNS = ["layer", "type", "blob", "shape", "count", "min", "max", "mean
 ROOF_COLUMNS = ["name", "type", "flops", "bytes", "intensity", "bound", "predicted_ms", "measured_ms", "caffe_ms"]
 
 
-def log_section(report: Report) -> Any:
+def log_section(report: Report) -> Section | None:
     log = report.log
     if log is None:
         return None
     s = log.summary()
-    items: list[Any] = [f"Log `{report.log_path}`: {s['lines']} lines, {s['runs']} run(s), {s['train_rows']} train "
+    items: list[str | Table | Figure] = [f"Log `{report.log_path}`: {s['lines']} lines, {s['runs']} run(s), {s['train_rows']} train "
                         f"rows, {s['test_rows']} test rows."]
     if len(log.test):
         last = log.test.iloc[-1]
@@ -142,34 +141,37 @@ def log_section(report: Report) -> Any:
     return Section("log", "Training log", items)
 
 
-def check_section(report: Report, table: Any) -> Any:
+def check_section(report: Report) -> Section | None:
+    """`caffecx check`'s result: each net's verdict (OK, MISMATCH, INCOMPLETE, NOT CHECKED) and every
+    compared line, those not matching first."""
     c = report.check
     if c is None:
         return None
     nets = [{"net": n.label, "source": n.source, "compared": len(n.rows),
-             "mismatches": sum(r.status != "match" for r in n.rows), "ok": n.ok, "error": n.error or ""}
+             "mismatches": sum(r.status == "mismatch" for r in n.rows), "verdict": n.verdict, "error": n.error or ""}
             for n in c.nets]
     verdict = ("every layer name, top shape and memory line of the log matched the analyzer" if c.ok
-               else "some lines of the log did not match the analyzer (below)")
+               else "some lines of the log did not match the analyzer (below)" if c.status == 1
+               else "nothing disagrees, but not every line could be checked (below)")
     rows = [{k: getattr(r, k) for k in CHECK_COLUMNS} for r in c.rows]
-    rows.sort(key=lambda r: r["status"] == "match")  # mismatches first
+    rows.sort(key=lambda r: r["status"] == "match")  # mismatches and unchecked lines first
     return Section("check", "Check against the log", [
         f"`caffecx check`: {verdict}.",
-        table(["net", "source", "compared", "mismatches", "ok", "error"], nets, "nets the log sets up"),
-        table(CHECK_COLUMNS, rows, "every compared line (mismatches first)", fold=20)])
+        Table(["net", "source", "compared", "mismatches", "verdict", "error"], nets, "nets the log sets up"),
+        Table(CHECK_COLUMNS, rows, "every compared line (those not matching first)", fold=20)])
 
 
-def weights_section(report: Report, table: Any) -> Any:
+def weights_section(report: Report) -> Section | None:
     if report.weights_path is None and not report.weights:
         return None
     bad = [w for w in report.weights if w.nan or w.inf]
     text = (f"{len(report.weights)} stored blobs; `zeros` and `near_zero` are fractions of the blob "
             f"(near zero: |w| < {NEAR_ZERO:g} × the blob's max |w|); min/max/mean/std over finite values. "
             + (f"{len(bad)} blob(s) hold NaN or Inf." if bad else "No NaN or Inf."))
-    return Section("weights", "Weights", [text, table(WEIGHT_COLUMNS, [w.to_json() for w in report.weights])])
+    return Section("weights", "Weights", [text, Table(WEIGHT_COLUMNS, [w.to_json() for w in report.weights])])
 
 
-def roofline_section(report: Report, table: Any, figure: Any) -> Any:
+def roofline_section(report: Report) -> Section | None:
     if not report.roofline:
         return None
     m = report.machine
@@ -183,9 +185,9 @@ def roofline_section(report: Report, table: Any, figure: Any) -> Any:
                 "bytes / bandwidth).")
     if report.caffe_time_path:
         head += f" Caffe's times: `{report.caffe_time_path}`."
-    items: list[Any] = [head]
+    items: list[str | Table | Figure] = [head]
     if "roofline.svg" in report.figures:
-        items.append(figure("roofline.svg", "roofline and time per layer"))
+        items.append(Figure("roofline.svg", "roofline and time per layer"))
     columns = [c for c in ROOF_COLUMNS if any(r.get(c) is not None for r in report.roofline)]
-    items.append(table(columns, report.roofline))
+    items.append(Table(columns, report.roofline))
     return Section("roofline", "Roofline", items)

@@ -50,6 +50,21 @@ def test_lenet_report_numbers(lenet_report) -> None:
     assert lenet_report.graph_method in ("caffecx layered", "graphviz dot")
 
 
+def test_the_check_section_gives_each_nets_verdict(lenet_report) -> None:
+    import copy
+
+    from paths import CORPUS
+
+    from caffecx.check import check_log
+
+    assert "| TRAIN | prototxt/lenet_train_test.prototxt | 28 | 0 | OK |  |" in to_markdown(lenet_report)
+    cut = copy.copy(lenet_report)  # a real log whose echoes glog cut: nothing disagrees, 72 layers unchecked
+    cut.check = check_log(CORPUS / "logs" / "caffenet-benchmark__contrib__resnet50__ResNet-56_BN_ReLU_wd_0001.log")
+    md = to_markdown(cut)
+    assert "`caffecx check`: nothing disagrees, but not every line could be checked (below)." in md
+    assert "| TRAIN | log echo | 369 | 0 | INCOMPLETE |  |" in md
+
+
 def test_html_is_self_contained(lenet_report) -> None:
     page = to_html(lenet_report)
     assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
